@@ -1,0 +1,266 @@
+//! Plumbing that every chapter shares, so that each chapter's crate holds only
+//! what its IO model teaches.
+//!
+//! - the command-line contract ([`ServerArgs`], [`ClientArgs`]),
+//! - binding a listener and announcing it ([`bind`], [`announce`]),
+//! - connecting ([`connect`]),
+//! - per-connection logging on stderr ([`Log`]),
+//! - deciding what an `accept` error means ([`AcceptError`]),
+//! - turning an error into one line on stderr and a non-zero exit ([`run`]).
+//!
+//! Everything here is blocking `std::net`; the non-blocking and async chapters
+//! convert the listener they get from [`bind`] into their own kind.
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Where servers listen and clients connect when no flag says otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+
+/// How many finished handshakes the kernel queues for us before we `accept`.
+/// std's `TcpListener::bind` uses 128; a burst of clients (the conformance
+/// suite opens 50 at once, the benchmark 1,000) should wait in the queue, not
+/// be refused.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// The flags every chapter's server accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on, as HOST:PORT; port 0 picks any free port
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
+    pub listen: String,
+
+    /// Don't log connections opened and closed on stderr
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The flags every chapter's client accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Address of the echo server, as HOST:PORT
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
+    pub connect: String,
+}
+
+/// Runs a binary's real `main`, turning an error into one line on stderr and
+/// a failing exit code. `fn main() -> anyhow::Result<()>` would print the
+/// error's `Debug` form over several lines; a user who mistyped a flag wants
+/// one sentence.
+pub fn run(main: impl FnOnce() -> Result<()>) -> ExitCode {
+    match main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves `HOST:PORT` (`flag` names the option it came from, for the
+/// message).
+pub fn resolve(addr: &str, flag: &str) -> Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .with_context(|| {
+            format!("bad {flag} address '{addr}' (expected HOST:PORT, e.g. {DEFAULT_ADDR})")
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(anyhow!("{flag} address '{addr}' resolved to no address"));
+    }
+    Ok(addrs)
+}
+
+/// Binds a listening socket on the first address `addr` resolves to that
+/// works, with `SO_REUSEADDR` (so a restarted server need not wait for the
+/// old connections' TIME_WAIT to expire) and a [`LISTEN_BACKLOG`]-deep queue.
+pub fn bind(addr: &str) -> Result<TcpListener> {
+    let mut last_err = None;
+    for candidate in resolve(addr, "--listen")? {
+        match bind_one(candidate) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last_err = Some((candidate, err)),
+        }
+    }
+    let (candidate, err) = last_err.expect("resolve returns at least one address");
+    Err(anyhow!("{err}{}", hint(&err))).with_context(|| format!("cannot listen on {candidate}"))
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Prints the contract's first line, `listening on ADDR`, with the address
+/// actually bound (port 0 becomes a real port), and flushes it so that a
+/// parent process reading our stdout through a pipe sees it at once.
+pub fn announce(listener: &TcpListener) -> Result<SocketAddr> {
+    let local = listener
+        .local_addr()
+        .context("cannot read the listener's address")?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {local}").context("cannot write to stdout")?;
+    stdout.flush().context("cannot flush stdout")?;
+    Ok(local)
+}
+
+/// Connects to the first address `addr` resolves to that accepts.
+pub fn connect(addr: &str) -> Result<TcpStream> {
+    let mut last_err = None;
+    for candidate in resolve(addr, "--connect")? {
+        match TcpStream::connect(candidate) {
+            Ok(stream) => return Ok(stream),
+            Err(err) => last_err = Some((candidate, err)),
+        }
+    }
+    let (candidate, err) = last_err.expect("resolve returns at least one address");
+    Err(anyhow!("{err}{}", hint(&err))).with_context(|| format!("cannot connect to {candidate}"))
+}
+
+/// What to tell a user beyond the OS's own words.
+fn hint(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            " (another process has this port; choose another with --listen, or port 0 for any free one)"
+        }
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges; choose a port above 1023)"
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            " (no network interface of this machine has that address)"
+        }
+        io::ErrorKind::ConnectionRefused => {
+            " (is an echo server running there? start one with `cargo run -p ch01-blocking-echo`)"
+        }
+        _ => "",
+    }
+}
+
+/// Connection logging on stderr: one line when a connection opens, one when
+/// it closes, nothing per message (a line per message would cost more than
+/// the echo itself). `--quiet` turns it off.
+#[derive(Debug, Clone, Copy)]
+pub struct Log {
+    quiet: bool,
+}
+
+impl Log {
+    pub fn new(quiet: bool) -> Self {
+        Log { quiet }
+    }
+
+    pub fn opened(&self, peer: SocketAddr) {
+        if !self.quiet {
+            eprintln!("{peer}: connected");
+        }
+    }
+
+    /// `result` holds how many bytes went back, or why the connection failed.
+    pub fn closed(&self, peer: SocketAddr, result: &io::Result<u64>) {
+        if self.quiet {
+            return;
+        }
+        match result {
+            Ok(echoed) => eprintln!("{peer}: closed after echoing {echoed} bytes"),
+            Err(err) => eprintln!("{peer}: closed on error: {err}"),
+        }
+    }
+
+    /// Something about the server rather than one connection.
+    pub fn server(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// What an error from `accept` means for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The failure belongs to one would-be connection (it was aborted or
+    /// reset before we took it, a signal interrupted the call): skip it and
+    /// accept the next.
+    Skip,
+    /// The process or the system is out of a resource (descriptors, memory,
+    /// buffers). The pending connection is still queued, so accepting again
+    /// at once fails again at once: wait a little before retrying, or the
+    /// loop spins at 100% CPU.
+    BackOff,
+}
+
+impl AcceptError {
+    pub fn classify(err: &io::Error) -> AcceptError {
+        match err.raw_os_error() {
+            // EMFILE: this process is out of descriptors; ENFILE: the system
+            // is; ENOBUFS/ENOMEM: the kernel is out of memory for sockets.
+            Some(code) if RESOURCE_ERRORS.contains(&code) => AcceptError::BackOff,
+            _ => AcceptError::Skip,
+        }
+    }
+}
+
+#[cfg(unix)]
+const RESOURCE_ERRORS: [i32; 4] = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+#[cfg(not(unix))]
+const RESOURCE_ERRORS: [i32; 0] = [];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_listen_address_is_one_readable_line() {
+        let err = bind("not an address").unwrap_err();
+        let line = format!("{err:#}");
+        assert!(
+            line.starts_with("bad --listen address 'not an address'"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn port_in_use_says_what_to_do() {
+        let first = bind("127.0.0.1:0").unwrap();
+        let taken = first.local_addr().unwrap().to_string();
+        // SO_REUSEADDR does not let two listeners share a port on Linux.
+        let err = bind(&taken).unwrap_err();
+        let line = format!("{err:#}");
+        assert!(
+            line.contains(&format!("cannot listen on {taken}")),
+            "{line}"
+        );
+        assert!(line.contains("choose another with --listen"), "{line}");
+    }
+
+    #[test]
+    fn refused_connection_names_the_address() {
+        // Bind then drop: the port was just free and nothing listens on it.
+        let port = bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = connect(&format!("127.0.0.1:{port}")).unwrap_err();
+        let line = format!("{err:#}");
+        assert!(
+            line.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+            "{line}"
+        );
+        assert!(line.contains("is an echo server running there?"), "{line}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn accept_errors_are_classified() {
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(AcceptError::classify(&emfile), AcceptError::BackOff);
+        let aborted = io::Error::from(io::ErrorKind::ConnectionAborted);
+        assert_eq!(AcceptError::classify(&aborted), AcceptError::Skip);
+    }
+}

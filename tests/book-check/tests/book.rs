@@ -1,0 +1,92 @@
+//! The real book resolves; a book with a broken listing does not.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn every_listing_in_the_book_resolves() {
+    let problems = book_check::problems(&workspace().join("book")).unwrap();
+    assert!(
+        problems.is_empty(),
+        "the book has broken listings:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Builds a one-page book in a scratch directory whose page includes
+/// `include` from a source file holding `source`.
+fn scratch_book(name: &str, source: &str, include: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("book/src")).unwrap();
+    fs::create_dir_all(dir.join("code")).unwrap();
+    fs::write(dir.join("book/book.toml"), "[book]\ntitle = \"scratch\"\n").unwrap();
+    fs::write(
+        dir.join("book/src/SUMMARY.md"),
+        "# Summary\n\n- [Page](page.md)\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("book/src/page.md"),
+        format!("# Page\n\n```rust\n{include}\n```\n"),
+    )
+    .unwrap();
+    fs::write(dir.join("code/lib.rs"), source).unwrap();
+    dir.join("book")
+}
+
+const SOURCE: &str = "// ANCHOR: here\nfn here() {}\n// ANCHOR_END: here\n";
+
+#[test]
+fn a_good_anchor_passes() {
+    let book = scratch_book("good", SOURCE, "{{#include ../../code/lib.rs:here}}");
+    assert_eq!(book_check::problems(&book).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_anchor_is_caught() {
+    let book = scratch_book(
+        "missing-anchor",
+        SOURCE,
+        "{{#include ../../code/lib.rs:renamed}}",
+    );
+    let problems = book_check::problems(&book).unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("code block is empty")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_caught() {
+    let book = scratch_book(
+        "missing-file",
+        SOURCE,
+        "{{#include ../../code/gone.rs:here}}",
+    );
+    let problems = book_check::problems(&book).unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("unresolved directive")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn an_anchor_without_its_end_is_caught() {
+    let book = scratch_book(
+        "unclosed",
+        "// ANCHOR: here\nfn here() {}\n",
+        "{{#include ../../code/lib.rs:here}}",
+    );
+    let problems = book_check::problems(&book).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("ANCHOR: here has no ANCHOR_END")),
+        "{problems:?}"
+    );
+}
