@@ -15,6 +15,7 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -38,6 +39,29 @@ pub struct ServerArgs {
     /// Don't log connections opened and closed on stderr
     #[arg(long)]
     pub quiet: bool,
+
+    /// Close a connection when no byte has moved in either direction for
+    /// this many seconds: a client that stops sending, or stops reading
+    /// while we have bytes for it, cannot hold a slot forever
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+
+    /// Serve at most this many connections at once; more wait in the
+    /// listen backlog until one closes
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// On Ctrl-C or SIGTERM, stop accepting and give open connections this
+    /// many seconds to finish before closing them (where the chapter's
+    /// model supports graceful shutdown)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub grace: Duration,
+}
+
+/// Parses a number of seconds such as `300` or `0.5`.
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a duration in seconds"))
 }
 
 /// The flags every chapter's client accepts.
@@ -253,6 +277,14 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("is an echo server running there?"), "{line}");
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_secs("300"), Ok(Duration::from_secs(300)));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("soon").is_err());
     }
 
     #[cfg(unix)]
