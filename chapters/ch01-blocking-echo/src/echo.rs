@@ -19,7 +19,12 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 // ANCHOR: echo
 /// Sends everything `stream` receives back to it, until the client
 /// half-closes. Returns how many bytes were echoed.
-pub fn echo(mut stream: TcpStream) -> io::Result<u64> {
+pub fn echo(mut stream: TcpStream, idle_timeout: Duration) -> io::Result<u64> {
+    // A client that goes quiet, or stops reading our replies, for this long
+    // loses its connection: otherwise it would hold this thread forever.
+    stream.set_read_timeout(Some(idle_timeout))?;
+    stream.set_write_timeout(Some(idle_timeout))?;
+
     let mut buf = [0u8; BUF_SIZE];
     let mut echoed = 0;
     loop {
@@ -30,13 +35,27 @@ pub fn echo(mut stream: TcpStream) -> io::Result<u64> {
             Ok(n) => n,
             // A signal arrived while we were blocked; nothing was read.
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
+            Err(err) => return Err(idle(err, "sent nothing")),
         };
         // Blocks while the client isn't reading. Meanwhile we read nothing
         // more, so the client's sends fill the kernel's buffers and then
         // block too: back-pressure, for free.
-        stream.write_all(&buf[..n])?;
+        stream
+            .write_all(&buf[..n])
+            .map_err(|err| idle(err, "read nothing"))?;
         echoed += n as u64;
+    }
+}
+
+/// A read or write that timed out fails with `WouldBlock` (Unix) or
+/// `TimedOut` (Windows); say what it means here.
+fn idle(err: io::Error, client_did: &str) -> io::Error {
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("idle timeout: the client {client_did} for too long"),
+        ),
+        _ => err,
     }
 }
 // ANCHOR_END: echo

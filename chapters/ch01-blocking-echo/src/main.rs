@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use echo_common::{Log, ServerArgs};
+use threaded::Limits;
 
 /// A blocking TCP echo server: everything a client sends comes back to it.
 #[derive(Debug, Parser)]
@@ -42,9 +43,13 @@ fn serve(args: &Args) -> Result<()> {
     echo_common::announce(&listener)?;
     let log = Log::new(args.server.quiet);
     if args.iterative {
-        iterative::serve(&listener, log)
+        iterative::serve(&listener, args.server.idle_timeout, log)
     } else {
-        threaded::serve(&listener, log)
+        let limits = Limits {
+            max_connections: args.server.max_connections,
+            idle_timeout: args.server.idle_timeout,
+        };
+        threaded::serve(&listener, limits, log)
     }
 }
 // ANCHOR_END: main

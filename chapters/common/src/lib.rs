@@ -60,7 +60,9 @@ pub struct ServerArgs {
 
 /// Parses a number of seconds such as `300` or `0.5`.
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a duration in seconds"))
 }
 
