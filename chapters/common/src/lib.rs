@@ -165,7 +165,7 @@ fn hint(err: &io::Error) -> &'static str {
             " (no network interface of this machine has that address)"
         }
         io::ErrorKind::ConnectionRefused => {
-            " (is an echo server running there? start one with `cargo run -p ch01-blocking-echo`)"
+            " (is an echo server running there?)"
         }
         _ => "",
     }
