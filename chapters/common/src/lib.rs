@@ -88,15 +88,40 @@ pub fn run(main: impl FnOnce() -> Result<()>) -> ExitCode {
     }
 }
 
+/// Parses the command line like `T::parse()`, but reports a mistake in one
+/// line on stderr (clap's own report adds a blank line and a pointer to
+/// `--help`) and exits with status 2. `--help` and `--version` print as usual.
+pub fn parse_args<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|err| {
+        if !err.use_stderr() {
+            err.exit(); // --help or --version: not an error
+        }
+        let rendered = err.render().to_string();
+        let first = rendered
+            .lines()
+            .next()
+            .unwrap_or("error: invalid arguments");
+        eprintln!("{first} (see --help)");
+        std::process::exit(2);
+    })
+}
+
 /// Resolves `HOST:PORT` (`flag` names the option it came from, for the
 /// message).
 pub fn resolve(addr: &str, flag: &str) -> Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .with_context(|| {
-            format!("bad {flag} address '{addr}' (expected HOST:PORT, e.g. {DEFAULT_ADDR})")
-        })?
-        .collect();
+    let addrs: Vec<SocketAddr> = match addr.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        // std says InvalidInput when the text is not HOST:PORT at all.
+        Err(err) if err.kind() == io::ErrorKind::InvalidInput => {
+            return Err(err).with_context(|| {
+                format!("bad {flag} address '{addr}' (expected HOST:PORT, e.g. {DEFAULT_ADDR})")
+            });
+        }
+        Err(err) => {
+            return Err(err)
+                .with_context(|| format!("cannot resolve the host in {flag} address '{addr}'"));
+        }
+    };
     if addrs.is_empty() {
         return Err(anyhow!("{flag} address '{addr}' resolved to no address"));
     }
@@ -164,9 +189,7 @@ fn hint(err: &io::Error) -> &'static str {
         io::ErrorKind::AddrNotAvailable => {
             " (no network interface of this machine has that address)"
         }
-        io::ErrorKind::ConnectionRefused => {
-            " (is an echo server running there?)"
-        }
+        io::ErrorKind::ConnectionRefused => " (is an echo server running there?)",
         _ => "",
     }
 }
@@ -185,27 +208,33 @@ impl Log {
     }
 
     pub fn opened(&self, peer: SocketAddr) {
-        if !self.quiet {
-            eprintln!("{peer}: connected");
-        }
+        self.line(format_args!("{peer}: connected"));
     }
 
     /// `result` holds how many bytes went back, or why the connection failed.
     pub fn closed(&self, peer: SocketAddr, result: &io::Result<u64>) {
-        if self.quiet {
-            return;
-        }
         match result {
-            Ok(echoed) => eprintln!("{peer}: closed after echoing {echoed} bytes"),
-            Err(err) => eprintln!("{peer}: closed on error: {err}"),
+            Ok(echoed) => self.line(format_args!("{peer}: closed after echoing {echoed} bytes")),
+            Err(err) => self.line(format_args!("{peer}: closed on error: {err}")),
         }
     }
 
     /// Something about the server rather than one connection.
     pub fn server(&self, message: impl Display) {
-        if !self.quiet {
-            eprintln!("{message}");
+        self.line(format_args!("{message}"));
+    }
+
+    /// Writes one line with one `write` call: stderr is unbuffered, and
+    /// `eprintln!` would make a call per formatted piece. A failure to log
+    /// (stderr closed, or a pipe whose reader has gone) must not take the
+    /// server down, so it is ignored, where `eprintln!` would panic.
+    fn line(&self, args: std::fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
         }
+        let mut line = args.to_string();
+        line.push('\n');
+        let _ = io::stderr().write_all(line.as_bytes());
     }
 }
 
@@ -252,6 +281,16 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn unresolvable_host_is_not_called_malformed() {
+        let err = resolve("no.such.host.invalid:80", "--connect").unwrap_err();
+        let line = format!("{err:#}");
+        assert!(
+            line.starts_with("cannot resolve the host in --connect address"),
+            "{line}"
+        );
     }
 
     #[test]

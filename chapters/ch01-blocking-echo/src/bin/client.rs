@@ -24,7 +24,7 @@ struct Args {
 
 fn main() -> ExitCode {
     echo_common::run(|| {
-        let args = Args::parse();
+        let args: Args = echo_common::parse_args();
         client(&args.client.connect)
     })
 }
