@@ -1,0 +1,215 @@
+//! What spinning costs, and what sleeping instead costs (Linux: reads
+//! /proc).
+//!
+//!     cargo run --release -p ch02-nonblocking-echo --example cost
+//!
+//! For each `--idle-sleep` setting, starts the server, opens idle
+//! connections, reads the server's CPU time (utime + stime in
+//! /proc/PID/stat) before and after a few seconds of nothing, then times
+//! round trips of small messages on one more connection: back to back, and
+//! after a random pause of up to 20 ms each (so each message finds a server
+//! that has had time to go to sleep).
+//!
+//!     cargo run --release -p ch02-nonblocking-echo --example cost -- --connect ADDR [--paused]
+//!
+//! runs only the fixed workload (idle connections held open, round trips on
+//! one more, back to back or paused) against a server that is already
+//! running, e.g. under strace.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use echo_conformance::{Server, binary};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Run only the workload, against this server
+    #[arg(long, value_name = "ADDR")]
+    connect: Option<String>,
+    /// Connections opened and left idle
+    #[arg(long, default_value_t = 10)]
+    idle_connections: usize,
+    /// How long to watch the server's CPU with only idle connections
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Round trips timed back to back, one message at a time
+    #[arg(long, default_value_t = 1000)]
+    round_trips: usize,
+    /// Round trips timed after a pause each
+    #[arg(long, default_value_t = 300)]
+    paused_round_trips: usize,
+    /// With --connect: the paused round trips instead of the back-to-back
+    #[arg(long, requires = "connect")]
+    paused: bool,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
+/// The `--idle-sleep` settings compared; `None` is the default, no sleep.
+const SLEEPS: [Option<&str>; 5] = [
+    None,
+    Some("0.00001"),
+    Some("0.0001"),
+    Some("0.001"),
+    Some("0.01"),
+];
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(addr) = &args.connect {
+        let _idle = open_idle(addr, args.idle_connections)?;
+        let (count, pause, how) = match args.paused {
+            false => (args.round_trips, None, "back to back"),
+            true => (args.paused_round_trips, Some(MAX_PAUSE), "after a pause"),
+        };
+        let latencies = round_trips(addr, count, args.size, pause)?;
+        println!(
+            "{count} round trips of {} bytes {how}, {} idle connections open: {}",
+            args.size,
+            args.idle_connections,
+            summary(latencies)
+        );
+        return Ok(());
+    }
+
+    println!(
+        "| `--idle-sleep` | server CPU, {} idle connections | back to back: p50 | p99 | after a pause: p50 | p99 |",
+        args.idle_connections
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for sleep in SLEEPS {
+        let mut command = Command::new(binary("ch02-nonblocking-echo"));
+        command.arg("--quiet");
+        if let Some(secs) = sleep {
+            command.args(["--idle-sleep", secs]);
+        }
+        let server = Server::start(command);
+        let addr = server.addr().to_string();
+        let _idle = open_idle(&addr, args.idle_connections)?;
+
+        let before = cpu_time(server.pid())?;
+        let started = Instant::now();
+        thread::sleep(Duration::from_secs(args.seconds));
+        let cpu = cpu_time(server.pid())? - before;
+        let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
+
+        let busy = round_trips(&addr, args.round_trips, args.size, None)?;
+        let [busy_p50, busy_p99, _] = percentiles(busy);
+        let paused = round_trips(&addr, args.paused_round_trips, args.size, Some(MAX_PAUSE))?;
+        let [paused_p50, paused_p99, _] = percentiles(paused);
+        println!(
+            "| {} | {:.1}% of a core | {} | {} | {} | {} |",
+            sleep.map_or("(none)".to_string(), |s| format!("`{s}`")),
+            share * 100.0,
+            micros(busy_p50),
+            micros(busy_p99),
+            micros(paused_p50),
+            micros(paused_p99),
+        );
+    }
+    Ok(())
+}
+
+/// Connections that each echo one byte (so the server has surely accepted
+/// them) and then say nothing.
+fn open_idle(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
+    (0..count)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).context("connect")?;
+            stream.write_all(b"x").context("send")?;
+            stream.read_exact(&mut [0]).context("read the echo")?;
+            Ok(stream)
+        })
+        .collect()
+}
+
+/// The longest pause between two paused round trips.
+const MAX_PAUSE: Duration = Duration::from_millis(20);
+
+/// Times `count` round trips of `size` bytes, one after the other; with
+/// `pause`, waits a random time up to it before each. Random, so that the
+/// messages do not fall into step with the server's sleeps.
+fn round_trips(
+    addr: &str,
+    count: usize,
+    size: usize,
+    pause: Option<Duration>,
+) -> Result<Vec<Duration>> {
+    let mut stream = TcpStream::connect(addr).context("connect")?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    let message = vec![b'm'; size];
+    let mut echo = vec![0; size];
+    let mut latencies = Vec::with_capacity(count);
+    let mut random = 0x9E37_79B9_7F4A_7C15_u64;
+    for _ in 0..count {
+        if let Some(pause) = pause {
+            // xorshift: plenty random for spreading pauses.
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            thread::sleep(pause.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64));
+        }
+        let sent = Instant::now();
+        stream.write_all(&message).context("send")?;
+        stream.read_exact(&mut echo).context("read the echo")?;
+        latencies.push(sent.elapsed());
+    }
+    if echo != message {
+        bail!("the echo differs from the message");
+    }
+    Ok(latencies)
+}
+
+fn percentiles(mut latencies: Vec<Duration>) -> [Duration; 3] {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    [at(0.5), at(0.99), at(1.0)]
+}
+
+fn summary(latencies: Vec<Duration>) -> String {
+    let [p50, p99, max] = percentiles(latencies);
+    format!(
+        "p50 {}, p99 {}, max {}",
+        micros(p50),
+        micros(p99),
+        micros(max)
+    )
+}
+
+fn micros(d: Duration) -> String {
+    format!("{} µs", d.as_micros())
+}
+
+/// User plus system CPU time the process has used so far.
+fn cpu_time(pid: u32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15 (proc(5)).
+    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut next = || -> Result<u64> {
+        let field = fields.next().context("stat too short")?;
+        Ok(field.parse()?)
+    };
+    let ticks = next()? + next()?;
+    Ok(Duration::from_secs_f64(ticks as f64 / ticks_per_second()))
+}
+
+#[cfg(unix)]
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// Only Linux has /proc, so `cpu_time` fails before this is reached.
+#[cfg(not(unix))]
+fn ticks_per_second() -> f64 {
+    100.0
+}
