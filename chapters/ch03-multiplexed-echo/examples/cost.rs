@@ -1,0 +1,163 @@
+//! What each backend costs (Linux: reads /proc).
+//!
+//!     cargo run --release -p ch03-multiplexed-echo --example cost
+//!
+//! For each `--backend`, starts the server, opens idle connections and reads
+//! the server's CPU time (utime + stime in /proc/PID/stat) before and after
+//! a few seconds of nothing: the same measurement as chapter 2's. Then it
+//! times round trips of small messages on one more connection, with 10 and
+//! with 1,000 idle connections open, and divides the server's CPU time by
+//! the number of messages: poll(2)'s cost grows with the idle connections,
+//! epoll's does not.
+//!
+//!     cargo run --release -p ch03-multiplexed-echo --example cost -- --connect ADDR
+//!
+//! runs only the fixed workload (idle connections held open, round trips on
+//! one more) against a server that is already running, e.g. under strace.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use echo_conformance::{Server, binary};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Run only the workload, against this server
+    #[arg(long, value_name = "ADDR")]
+    connect: Option<String>,
+    /// Connections opened and left idle
+    #[arg(long, default_value_t = 10)]
+    idle_connections: usize,
+    /// How long to watch the server's CPU with only idle connections
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Round trips, one message at a time
+    #[arg(long, default_value_t = 1000)]
+    round_trips: usize,
+    /// Round trips for the CPU-per-message figures (more, to outweigh the
+    /// 10 ms resolution of /proc's CPU times)
+    #[arg(long, default_value_t = 50_000)]
+    measured_round_trips: usize,
+    /// Idle connections for the second CPU-per-message figure
+    #[arg(long, default_value_t = 1000)]
+    many_idle: usize,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
+const BACKENDS: [&str; 3] = ["poll", "epoll-level", "epoll-edge"];
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(addr) = &args.connect {
+        let _idle = open_idle(addr, args.idle_connections)?;
+        let elapsed = round_trips(addr, args.round_trips, args.size)?;
+        println!(
+            "{} round trips of {} bytes with {} idle connections open: {:.1} µs each",
+            args.round_trips,
+            args.size,
+            args.idle_connections,
+            micros(elapsed / args.round_trips as u32)
+        );
+        return Ok(());
+    }
+
+    println!(
+        "| `--backend` | server CPU, {} idle connections | server CPU per message, {} idle | {} idle | round trip, {} idle | {} idle |",
+        args.idle_connections,
+        args.idle_connections,
+        args.many_idle,
+        args.idle_connections,
+        args.many_idle
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for backend in BACKENDS {
+        let mut command = Command::new(binary("ch03-multiplexed-echo"));
+        command.args(["--quiet", "--backend", backend]);
+        let server = Server::start(command);
+        let addr = server.addr().to_string();
+        let mut idle = open_idle(&addr, args.idle_connections)?;
+
+        let before = cpu_time(server.pid())?;
+        let started = Instant::now();
+        thread::sleep(Duration::from_secs(args.seconds));
+        let cpu = cpu_time(server.pid())? - before;
+        let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
+
+        let (few_cpu, few_trip) = per_message(&server, &addr, &args)?;
+        idle.extend(open_idle(&addr, args.many_idle - args.idle_connections)?);
+        let (many_cpu, many_trip) = per_message(&server, &addr, &args)?;
+        println!(
+            "| `{backend}` | {:.1}% of a core | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |",
+            share * 100.0,
+            micros(few_cpu),
+            micros(many_cpu),
+            micros(few_trip),
+            micros(many_trip),
+        );
+    }
+    Ok(())
+}
+
+/// Server CPU time and wall-clock time per round trip.
+fn per_message(server: &Server, addr: &str, args: &Args) -> Result<(Duration, Duration)> {
+    let count = args.measured_round_trips as u32;
+    let before = cpu_time(server.pid())?;
+    let elapsed = round_trips(addr, args.measured_round_trips, args.size)?;
+    let cpu = cpu_time(server.pid())? - before;
+    Ok((cpu / count, elapsed / count))
+}
+
+/// Connections that each echo one byte (so the server has surely accepted
+/// them) and then say nothing.
+fn open_idle(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
+    (0..count)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).context("connect")?;
+            stream.write_all(b"x").context("send")?;
+            stream.read_exact(&mut [0]).context("read the echo")?;
+            Ok(stream)
+        })
+        .collect()
+}
+
+/// `count` round trips of `size` bytes on a new connection, one after the
+/// other; returns the time they took.
+fn round_trips(addr: &str, count: usize, size: usize) -> Result<Duration> {
+    let mut stream = TcpStream::connect(addr).context("connect")?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    let message = vec![b'm'; size];
+    let mut echo = vec![0; size];
+    let started = Instant::now();
+    for _ in 0..count {
+        stream.write_all(&message).context("send")?;
+        stream.read_exact(&mut echo).context("read the echo")?;
+    }
+    Ok(started.elapsed())
+}
+
+/// utime + stime of `pid`, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("read /proc")?;
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("parse /proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
