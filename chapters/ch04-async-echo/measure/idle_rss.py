@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Memory of an echo server holding 10,000 idle connections.
+
+    python3 chapters/ch04-async-echo/measure/idle_rss.py target/release/ch04-async-echo [server flags]
+
+Starts the server on a free port, opens 10,000 connections (each echoes one
+byte, so the server has surely accepted it and started its task), and prints
+the server's resident memory before and after, from /proc (Linux).
+"""
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+CONNECTIONS = 10_000
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        kib = next(line for line in status if line.startswith("VmRSS:")).split()[1]
+    return int(kib) / 1024
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    command = sys.argv[1:]
+    server = subprocess.Popen(
+        command + ["--quiet", "--max-connections", "20000", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        host, port = server.stdout.readline().decode().split()[-1].rsplit(":", 1)
+        before = rss_mib(server.pid)
+        connections = []
+        for _ in range(CONNECTIONS):
+            conn = socket.create_connection((host, int(port)))
+            conn.sendall(b"x")
+            assert conn.recv(1) == b"x"
+            connections.append(conn)
+        time.sleep(0.5)  # let the server's allocator settle before reading RSS
+        name = " ".join([command[0].rsplit("/", 1)[-1]] + command[1:])
+        print(f"{name}: RSS {before:.1f} MiB -> {rss_mib(server.pid):.1f} MiB with {CONNECTIONS:,} idle connections")
+    finally:
+        server.kill()
+
+
+if __name__ == "__main__":
+    main()

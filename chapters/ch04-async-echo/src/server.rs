@@ -1,0 +1,155 @@
+//! The accept loop, the connection cap and graceful shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use echo_common::{AcceptError, Log};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::idle::{Activity, idle_error};
+use crate::{copy, echo};
+
+/// How long to wait after `accept` failed for lack of descriptors or memory.
+/// The listener stays readable meanwhile, so retrying at once would fail at
+/// once, over and over, at 100% CPU.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Which of the chapter's two echo loops serves connections.
+#[derive(Debug, Clone, Copy)]
+pub enum Echo {
+    /// [`echo::echo`]: read → `write_all`, by hand.
+    Loop,
+    /// [`copy::echo`]: `tokio::io::copy` on split halves.
+    Copy,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub echo: Echo,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub grace: Duration,
+    pub log: Log,
+}
+
+// ANCHOR: serve
+/// Serves until `shutdown` is cancelled, then drains: see [`drain`].
+pub async fn serve(listener: TcpListener, config: Config, shutdown: CancellationToken) {
+    let connections = TaskTracker::new();
+    // Cancelled when the grace period is over: the connections still open
+    // then are closed.
+    let close_now = CancellationToken::new();
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    loop {
+        // Whichever completes first: a signal, or the next connection.
+        // Dropping the unfinished `accept` future is safe; tokio documents
+        // both `accept` and `acquire_owned` as cancel-safe.
+        let (stream, peer, slot) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = accept(&listener, &slots, config.log) => accepted,
+        };
+        // A task per connection: a few hundred bytes of state plus the
+        // echo buffer, not a thread.
+        connections.spawn(connection(stream, peer, slot, config, close_now.clone()));
+    }
+    // Stop accepting at once: closing the listening socket makes the kernel
+    // refuse new clients (and reset those still queued in the backlog).
+    drop(listener);
+    config.log.server(format_args!(
+        "stopped accepting; {} connection(s) open",
+        connections.len()
+    ));
+    drain(connections, close_now, config).await;
+}
+// ANCHOR_END: serve
+
+// ANCHOR: accept
+/// Waits for a free slot, then for the next connection. Errors never end
+/// the server: they belong to one would-be connection (skip it), or say we
+/// are out of descriptors or memory (back off, then retry).
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    log: Log,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    // At the cap we wait here, not in `accept`: further clients wait in the
+    // kernel's listen backlog until a connection closes and frees a slot.
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed, so acquiring cannot fail");
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => return (stream, peer, slot),
+            Err(err) => {
+                // tokio's own echo example writes `listener.accept().await?`
+                // here, and so exits on the first EMFILE.
+                log.server(format_args!("accept failed: {err}"));
+                if AcceptError::classify(&err) == AcceptError::BackOff {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: accept
+
+// ANCHOR: connection
+/// One connection's task, from accept to close.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+    config: Config,
+    close_now: CancellationToken,
+) {
+    config.log.opened(peer);
+    let activity = Activity::new();
+    let echo = async {
+        match config.echo {
+            Echo::Loop => echo::echo(stream, &activity).await,
+            Echo::Copy => copy::echo(stream, &activity).await,
+        }
+    };
+    // The echo, raced against the idle timer and the end of the grace
+    // period. The losers are dropped, and dropping the echo future drops
+    // the socket it owns: that is how a task closes its connection.
+    let result = tokio::select! {
+        result = echo => result,
+        () = activity.idle_for(config.idle_timeout) => Err(idle_error(config.idle_timeout)),
+        () = close_now.cancelled() => Err(io::Error::other("closed at the end of the grace period")),
+    };
+    config.log.closed(peer, &result);
+    // `_slot` is dropped here, which lets the accept loop take one more.
+}
+// ANCHOR_END: connection
+
+// ANCHOR: drain
+/// Lets the open connections finish, for up to `config.grace`, then closes
+/// the rest. An echo connection has no request boundaries: it is finished
+/// when its client half-closes and has its bytes back, and only the
+/// client knows when that is.
+async fn drain(connections: TaskTracker, close_now: CancellationToken, config: Config) {
+    // No more tasks will be added, so `wait` can complete once the
+    // existing ones have.
+    connections.close();
+    if tokio::time::timeout(config.grace, connections.wait())
+        .await
+        .is_err()
+    {
+        config.log.server(format_args!(
+            "grace period of {:?} over; closing {} connection(s)",
+            config.grace,
+            connections.len()
+        ));
+        close_now.cancel();
+        connections.wait().await;
+    }
+    config.log.server("shut down");
+}
+// ANCHOR_END: drain
