@@ -27,11 +27,28 @@ pub struct Chapter {
 
 /// Every chapter, in book order. A new chapter adds a line here, and the
 /// client × server matrix picks it up.
-pub const CHAPTERS: &[Chapter] = &[Chapter {
-    package: "ch01-blocking-echo",
-    server: "ch01-blocking-echo",
-    client: "ch01-blocking-client",
-}];
+pub const CHAPTERS: &[Chapter] = &[
+    Chapter {
+        package: "ch01-blocking-echo",
+        server: "ch01-blocking-echo",
+        client: "ch01-blocking-client",
+    },
+    Chapter {
+        package: "ch02-nonblocking-echo",
+        server: "ch02-nonblocking-echo",
+        client: "ch02-nonblocking-client",
+    },
+    Chapter {
+        package: "ch03-multiplexed-echo",
+        server: "ch03-multiplexed-echo",
+        client: "ch03-multiplexed-client",
+    },
+    Chapter {
+        package: "ch04-async-echo",
+        server: "ch04-async-echo",
+        client: "ch04-async-client",
+    },
+];
 
 /// Generates one `#[test]` per server scenario, each against a fresh server
 /// process made from `$command` (a `std::process::Command`; the suite appends
