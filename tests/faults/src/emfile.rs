@@ -1,0 +1,86 @@
+//! Fault 1: out of file descriptors on accept (EMFILE).
+//!
+//! The server starts with `ulimit -n 64` and we hold 150 connections: it
+//! can accept about 60, the rest wait in the listen backlog, so the
+//! listener stays readable and every `accept` fails with EMFILE. A loop
+//! that retries at once spins at 100% of a core; one that gives up exits.
+//! Required: the server keeps running, uses next to no CPU while
+//! saturated, and serves a new client as soon as descriptors free up.
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use echo_conformance::Server;
+use echo_conformance::process::eventually;
+use echo_conformance::server::round_trip;
+
+use crate::expectations::{Expect, Fault, Limitation, no_assertion_for};
+use crate::net::exchange;
+use crate::process::{cpu_share, limit_descriptors};
+use crate::{Subject, report};
+
+/// The server's descriptor limit.
+pub const FD_LIMIT: u64 = 64;
+/// Connections we hold: well over the limit.
+pub const CLIENTS: usize = 150;
+/// How long we measure the server's CPU while it is saturated.
+pub const WINDOW: Duration = Duration::from_millis(1500);
+/// Below this share of a core, the server is not spinning.
+pub const IDLE_CPU: f64 = 0.10;
+/// Above this share of a core, the server is spinning. A spinning loop
+/// would take a whole core on an idle machine; the other tests running
+/// beside this one on two cores leave it less (35% seen).
+pub const SPINNING_CPU: f64 = 0.20;
+
+pub fn run(subject: &Subject, expect: Expect) {
+    const FAULT: Fault = Fault::Emfile;
+    let mut command = subject.server();
+    // Quiet: a server that logs every failed accept while spinning would
+    // write megabytes a second.
+    command.arg("--quiet");
+    limit_descriptors(&mut command, FD_LIMIT);
+    let mut server = Server::start(command);
+
+    let clients: Vec<TcpStream> = (0..CLIENTS).map(|_| server.connect()).collect();
+    // The first client was accepted before the descriptors ran out.
+    exchange(&clients[0], b"first");
+    eventually("the server holds all the descriptors it may", || {
+        server.assert_running();
+        server.open_fds() as u64 >= FD_LIMIT - 2
+    });
+    let saturated = cpu_share(&server, WINDOW);
+    server.assert_running();
+    report(
+        subject,
+        FAULT,
+        format_args!(
+            "saturated ({} descriptors open, {CLIENTS} clients): {saturated}",
+            server.open_fds()
+        ),
+    );
+    match expect {
+        Expect::Survives => assert!(
+            saturated.fraction() < IDLE_CPU,
+            "the server spins while out of descriptors: {saturated}"
+        ),
+        Expect::Limitation(Limitation::BusyPolls, _) => assert!(
+            saturated.fraction() > SPINNING_CPU,
+            "expected the busy-polling loop to spin, but: {saturated}"
+        ),
+        Expect::Limitation(other, _) => no_assertion_for(FAULT, other),
+    }
+
+    drop(clients);
+    let released = Instant::now();
+    let mut fresh = server.connect();
+    assert_eq!(round_trip(&mut fresh, b"after"), b"after");
+    report(
+        subject,
+        FAULT,
+        format_args!(
+            "released {CLIENTS} clients; a new client was echoed {:.0} ms later",
+            released.elapsed().as_secs_f64() * 1000.0
+        ),
+    );
+    server.assert_running();
+}

@@ -1,0 +1,161 @@
+//! Client-side moves the faults share.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use echo_conformance::pattern;
+use echo_conformance::process::DEADLINE;
+
+/// Sends `data` and reads back exactly as many bytes, which must be `data`.
+pub fn exchange(mut stream: &TcpStream, data: &[u8]) {
+    stream.write_all(data).expect("sending");
+    let mut echoed = vec![0; data.len()];
+    stream.read_exact(&mut echoed).expect("reading the echo");
+    assert!(echoed == data, "the echo differs from what was sent");
+}
+
+/// Whether any byte arrives within `window`. The window bounds how long
+/// we watch for something that must *not* happen; `stream`'s read timeout
+/// is restored afterwards.
+pub fn anything_arrives_within(mut stream: &TcpStream, window: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(window))
+        .expect("set_read_timeout");
+    let mut byte = [0; 1];
+    let arrived = match stream.read(&mut byte) {
+        Ok(_) => true, // a byte, or EOF: either way the server acted
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(_) => true, // reset: the server acted too
+    };
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("set_read_timeout");
+    arrived
+}
+
+/// How the server ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// An orderly close (FIN): we read EOF.
+    Eof,
+    /// A reset (RST), which a close with unread input sends.
+    Reset,
+}
+
+/// Reads (and discards) until the server ends the connection, and says
+/// how. Panics if a read waits longer than the stream's read timeout
+/// ([`DEADLINE`] unless the caller set another).
+pub fn read_until_closed(mut stream: &TcpStream) -> Ending {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ending::Eof,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                return Ending::Reset;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
+                "the server kept the connection open past the read timeout ({:?})",
+                stream.read_timeout().ok().flatten()
+            ),
+            Err(e) => panic!("waiting for the server to close the connection: {e}"),
+        }
+    }
+}
+
+/// Writes without reading until the kernel takes no more for now (the
+/// server has stopped draining the connection), up to `cap` bytes.
+/// Returns how many bytes went out.
+pub fn fill_until_blocked(stream: &TcpStream, cap: usize) -> usize {
+    let mut writer = stream;
+    writer.set_nonblocking(true).expect("set_nonblocking");
+    let chunk = pattern::bytes(0xf111, 64 * 1024);
+    let mut sent = 0;
+    while sent < cap {
+        match writer.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the connection after {sent} bytes: {e}"),
+        }
+    }
+    writer.set_nonblocking(false).expect("set_nonblocking");
+    sent
+}
+
+/// Writes stream `seed` without reading until a write makes no progress
+/// for `stall` (the server stopped draining us), `cap` bytes are out, or
+/// the server ends the connection. Returns the bytes sent and, if the
+/// server closed it, when (measured from `start`).
+pub fn send_until_stalled(
+    stream: &TcpStream,
+    seed: u64,
+    cap: usize,
+    stall: Duration,
+    start: Instant,
+) -> (usize, Option<Duration>) {
+    let mut writer = stream;
+    writer
+        .set_write_timeout(Some(stall))
+        .expect("set_write_timeout");
+    let mut buf = vec![0; 64 * 1024];
+    let mut sent = 0;
+    let closed = loop {
+        if sent >= cap {
+            break None;
+        }
+        let n = buf.len().min(cap - sent);
+        pattern::fill(seed, sent as u64, &mut buf[..n]);
+        match writer.write(&buf[..n]) {
+            Ok(written) => sent += written,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break None;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                break Some(start.elapsed());
+            }
+            Err(e) => panic!("sending after {sent} bytes: {e}"),
+        }
+    };
+    writer
+        .set_write_timeout(Some(DEADLINE))
+        .expect("set_write_timeout");
+    (sent, closed)
+}
+
+/// Reads `stream` until EOF, checking it against stream `seed` from
+/// offset 0; returns the byte count.
+pub fn read_checked(mut stream: &TcpStream, seed: u64) -> u64 {
+    let mut buf = vec![0; 64 * 1024];
+    let mut received = 0;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return received,
+            Ok(n) => {
+                pattern::check(seed, received, &buf[..n]);
+                received += n as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading the echo after {received} bytes: {e}"),
+        }
+    }
+}
+
+/// Writes stream `seed` from `from` up to `to`.
+pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
+    let mut buf = vec![0; 64 * 1024];
+    let mut sent = from;
+    while sent < to {
+        let n = buf.len().min(to - sent);
+        pattern::fill(seed, sent as u64, &mut buf[..n]);
+        stream.write_all(&buf[..n]).expect("sending");
+        sent += n;
+    }
+}
+
+/// Sends all of `data` (without reading anything back).
+pub fn send_all(mut stream: &TcpStream, data: &[u8]) {
+    stream.write_all(data).expect("sending");
+}

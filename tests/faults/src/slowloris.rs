@@ -1,0 +1,197 @@
+//! Fault 4: slow and stalled clients (slowloris), and the connection cap.
+//!
+//! - With `--idle-timeout 0.5`, a client that connects and never sends,
+//!   and one that sends without ever reading (so the server's write is
+//!   stuck and it stops reading too: no byte moves either way), are both
+//!   closed by the server within [`CLOSE_DEADLINE`]; a client that
+//!   exchanges a byte every 100 ms all the while is not.
+//! - With `--max-connections 4`, four connections are served; a fifth is
+//!   accepted by the kernel (it waits in the listen backlog) but gets no
+//!   echo during [`OVER_CAP_WINDOW`], nor do sixteen more behind it, and
+//!   no thread is started for any of them; once one of the four closes,
+//!   the fifth is echoed, and the rest in turn. Never a hang, never an
+//!   unbounded number of threads.
+
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use echo_conformance::Server;
+
+use crate::expectations::{Expect, Fault, no_assertion_for};
+use crate::net::{anything_arrives_within, exchange, read_until_closed, send_until_stalled};
+use crate::{Subject, report};
+
+/// The idle timeout the servers run with here.
+pub const IDLE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long after going idle a stalled client may still be open.
+pub const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long the active client keeps exchanging: several idle timeouts.
+pub const ACTIVE_FOR: Duration = Duration::from_millis(1500);
+/// The connection cap in the second part.
+pub const MAX_CONNECTIONS: usize = 4;
+/// How long a client over the cap is watched for an echo it must not get.
+pub const OVER_CAP_WINDOW: Duration = Duration::from_millis(500);
+/// Clients queued behind the first one over the cap.
+pub const MORE_OVER_CAP: usize = 16;
+
+pub fn run(subject: &Subject, expect: Expect) {
+    const FAULT: Fault = Fault::Slowloris;
+    match expect {
+        Expect::Survives => {}
+        Expect::Limitation(other, _) => no_assertion_for(FAULT, other),
+    }
+    idle_clients_are_closed(subject, FAULT);
+    clients_over_the_cap_wait(subject, FAULT);
+}
+
+fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
+    let mut command = subject.server();
+    command.args([
+        "--quiet",
+        "--idle-timeout",
+        &IDLE_TIMEOUT.as_secs_f64().to_string(),
+    ]);
+    let mut server = Server::start(command);
+    let idle_fds = server.open_fds();
+
+    let (silent, non_reader) = thread::scope(|scope| {
+        let silent = scope.spawn(|| {
+            let stream = server.connect();
+            stream
+                .set_read_timeout(Some(IDLE_TIMEOUT + CLOSE_DEADLINE))
+                .expect("set_read_timeout");
+            let start = Instant::now();
+            let ending = read_until_closed(&stream);
+            (start.elapsed(), ending)
+        });
+        let non_reader = scope.spawn(|| {
+            let stream = server.connect();
+            let start = Instant::now();
+            let stall = IDLE_TIMEOUT + CLOSE_DEADLINE;
+            let (sent, closed) = send_until_stalled(&stream, 0x510, usize::MAX, stall, start);
+            let closed = closed.unwrap_or_else(|| {
+                panic!(
+                    "a client that sent {sent} bytes and reads nothing was still open \
+                     {stall:?} after its last write went through"
+                )
+            });
+            (closed, sent)
+        });
+        // Meanwhile, an active client: one byte each way every 100 ms.
+        let active = server.connect();
+        let start = Instant::now();
+        while start.elapsed() < ACTIVE_FOR {
+            exchange(&active, b".");
+            thread::sleep(Duration::from_millis(100));
+        }
+        exchange(&active, b"still open");
+        active.shutdown(Shutdown::Write).expect("half-close");
+        let mut rest = Vec::new();
+        (&active).read_to_end(&mut rest).expect("reading to EOF");
+        assert!(rest.is_empty(), "unexpected bytes before EOF");
+        (
+            silent.join().expect("the silent client failed"),
+            non_reader.join().expect("the non-reading client failed"),
+        )
+    });
+
+    let (silent_after, silent_ending) = silent;
+    assert!(
+        silent_after >= IDLE_TIMEOUT / 2,
+        "a silent client was closed after {silent_after:?}, well before the idle timeout"
+    );
+    assert!(
+        silent_after <= IDLE_TIMEOUT + CLOSE_DEADLINE,
+        "a silent client was closed only after {silent_after:?}"
+    );
+    let (non_reader_after, sent) = non_reader;
+    server.assert_running();
+    echo_conformance::process::eventually("descriptors back to the idle count", || {
+        server.open_fds() <= idle_fds
+    });
+    report(
+        subject,
+        fault,
+        format_args!(
+            "--idle-timeout {:.1}: silent client closed ({silent_ending:?}) after {:.0} ms; \
+             non-reading client (sent {:.1} MiB) cut after {:.0} ms; a client active every \
+             100 ms kept its connection for {:.1} s",
+            IDLE_TIMEOUT.as_secs_f64(),
+            silent_after.as_secs_f64() * 1000.0,
+            sent as f64 / (1 << 20) as f64,
+            non_reader_after.as_secs_f64() * 1000.0,
+            ACTIVE_FOR.as_secs_f64()
+        ),
+    );
+}
+
+fn clients_over_the_cap_wait(subject: &Subject, fault: Fault) {
+    let mut command = subject.server();
+    command.args(["--quiet", "--max-connections", &MAX_CONNECTIONS.to_string()]);
+    let mut server = Server::start(command);
+    let threads_idle = server.threads();
+
+    let mut served: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| server.connect()).collect();
+    for stream in &served {
+        exchange(stream, b"served");
+    }
+    let threads_at_cap = server.threads();
+    assert!(
+        threads_at_cap <= threads_idle + MAX_CONNECTIONS as u64,
+        "{threads_at_cap} threads for {MAX_CONNECTIONS} connections (idle: {threads_idle})"
+    );
+
+    let fifth = server.connect();
+    crate::net::send_all(&fifth, b"fifth");
+    let queued: Vec<TcpStream> = (0..MORE_OVER_CAP).map(|_| server.connect()).collect();
+    for stream in &queued {
+        crate::net::send_all(stream, b"queued");
+    }
+    assert!(
+        !anything_arrives_within(&fifth, OVER_CAP_WINDOW),
+        "a client over --max-connections {MAX_CONNECTIONS} was served"
+    );
+    let threads_over_cap = server.threads();
+    assert!(
+        threads_over_cap <= threads_at_cap,
+        "threads grew from {threads_at_cap} to {threads_over_cap} for clients over the cap"
+    );
+
+    drop(served.remove(0));
+    let freed = Instant::now();
+    let mut echoed = [0; 5];
+    (&fifth)
+        .read_exact(&mut echoed)
+        .expect("the fifth client is served once a slot frees");
+    assert_eq!(&echoed, b"fifth");
+    let waited = freed.elapsed();
+
+    // Free every slot in turn: each queued client is served as one does.
+    drop(served);
+    drop(fifth);
+    for stream in &queued {
+        let mut echoed = [0; 6];
+        (&*stream)
+            .read_exact(&mut echoed)
+            .expect("a queued client is served");
+        assert_eq!(&echoed, b"queued");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        read_until_closed(stream);
+    }
+    server.assert_running();
+    report(
+        subject,
+        fault,
+        format_args!(
+            "--max-connections {MAX_CONNECTIONS}: {} clients over the cap got nothing for \
+             {} ms; threads {threads_idle} idle, {threads_at_cap} at the cap, \
+             {threads_over_cap} with clients waiting; the fifth was echoed {:.0} ms after a \
+             slot freed",
+            MORE_OVER_CAP + 1,
+            OVER_CAP_WINDOW.as_millis(),
+            waited.as_secs_f64() * 1000.0
+        ),
+    );
+}
