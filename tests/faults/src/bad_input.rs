@@ -63,10 +63,10 @@ pub fn run(subject: &Subject, expect: Expect) {
         let what = format!("{} {arg}", subject.name());
         assert_eq!(run.status.code(), Some(2), "{what}: {run:?}");
         assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
-        let first = run.stderr.lines().next().unwrap_or("");
+        let lines: Vec<&str> = run.stderr.lines().collect();
         assert!(
-            first.starts_with("error:") && first.contains(flag),
-            "{what}: the first line should be the error, naming {flag}: {:?}",
+            lines.len() == 1 && lines[0].starts_with("error:") && lines[0].contains(flag),
+            "{what}: want one error line naming {flag}, got: {:?}",
             run.stderr
         );
     }
