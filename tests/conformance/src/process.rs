@@ -26,6 +26,7 @@ impl Server {
     /// line, which must be `listening on ADDR`.
     pub fn start(mut command: Command) -> Server {
         raise_fd_limit();
+        restore_default_signals(&mut command);
         command
             .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -256,6 +257,25 @@ impl Drop for AbandonOnPanic<'_> {
         if thread::panicking() {
             self.0.abandon();
         }
+    }
+}
+
+/// Gives the server the signal dispositions it would have when started from
+/// a terminal. A non-interactive shell starts its background jobs with
+/// SIGINT ignored, and an ignored disposition survives `exec`: a test run
+/// launched that way would see a server that relies on SIGINT's default
+/// action (chapter 1) shrug off Ctrl-C.
+fn restore_default_signals(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec, where only
+    // async-signal-safe functions may be called; signal(2) is one, and the
+    // closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
     }
 }
 
