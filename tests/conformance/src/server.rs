@@ -103,9 +103,9 @@ pub fn stream_32_mib_while_reading(server: &Server) {
     assert_eq!(received, LEN, "echo of the 32 MiB stream is short");
 }
 
-/// Reads `stream` until EOF, checking it against stream `seed`; returns the
-/// byte count.
-fn read_checked(mut stream: &TcpStream, seed: u64) -> u64 {
+/// Reads `stream` until EOF, checking it against stream `seed` from offset
+/// 0; returns the byte count.
+pub fn read_checked(mut stream: &TcpStream, seed: u64) -> u64 {
     let mut buf = vec![0; 64 * 1024];
     let mut received = 0;
     loop {

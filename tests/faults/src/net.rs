@@ -125,23 +125,7 @@ pub fn send_until_stalled(
     (sent, closed)
 }
 
-/// Reads `stream` until EOF, checking it against stream `seed` from
-/// offset 0; returns the byte count.
-pub fn read_checked(mut stream: &TcpStream, seed: u64) -> u64 {
-    let mut buf = vec![0; 64 * 1024];
-    let mut received = 0;
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return received,
-            Ok(n) => {
-                pattern::check(seed, received, &buf[..n]);
-                received += n as u64;
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!("reading the echo after {received} bytes: {e}"),
-        }
-    }
-}
+pub use echo_conformance::server::read_checked;
 
 /// Writes stream `seed` from `from` up to `to`.
 pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
