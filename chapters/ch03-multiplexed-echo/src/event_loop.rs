@@ -101,11 +101,14 @@ pub fn run<P: Poller>(
         .poller
         .add(listener.as_fd(), LISTENER, Interest::READ)
         .context("cannot watch the listener")?;
-    event_loop.listener = Some(listener);
     event_loop
         .poller
         .add(event_loop.signals.as_fd(), SIGNALS, Interest::READ)
         .context("cannot watch the signal pipe")?;
+    // Only now, with every descriptor the loop needs in place, say where we
+    // listen: whoever reads this line finds the server ready.
+    echo_common::announce(&listener)?;
+    event_loop.listener = Some(listener);
     event_loop.run()
 }
 

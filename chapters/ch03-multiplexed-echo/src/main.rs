@@ -68,7 +68,7 @@ fn serve(args: &Args) -> Result<()> {
     let listener = echo_common::bind(&args.server.listen)?;
     // Before announcing: once the address is printed, a Ctrl-C is ours.
     let signals = Signals::install().context("cannot install signal handlers")?;
-    echo_common::announce(&listener)?;
+    // `event_loop::run` prints `listening on` once the loop is set up.
     let settings = Settings::from(&args.server);
     match args.backend {
         Backend::Poll => event_loop::run(PollPoller::default(), listener, signals, settings),
