@@ -1,17 +1,5 @@
-//! Chapter 3: IO multiplexing.
-//!
-//! One thread serves every connection, like chapter 2, but instead of
-//! trying every socket in turn it asks the kernel which sockets are ready
-//! and sleeps until one is. The loop is written once ([`event_loop`]); how
-//! it asks is the `--backend` ([`poller`]): `poll(2)`, or Linux's `epoll(7)`
-//! level- or edge-triggered.
-
-mod connection;
-mod event_loop;
-mod idle;
-mod poller;
-mod signals;
-mod slots;
+//! Chapter 3's server: the command line on top of the chapter's library
+//! (`src/lib.rs`), which holds the event loop and the pollers.
 
 use std::process::ExitCode;
 
@@ -19,9 +7,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use echo_common::ServerArgs;
 
-use crate::event_loop::Settings;
-use crate::poller::poll::PollPoller;
-use crate::signals::Signals;
+use ch03_multiplexed_echo::event_loop::{self, Settings};
+use ch03_multiplexed_echo::poller::poll::PollPoller;
+use ch03_multiplexed_echo::signals::Signals;
 
 /// A TCP echo server on one thread: poll(2) or epoll(7) tells it which
 /// sockets are ready. Ctrl-C or SIGTERM shuts it down gracefully; a second
@@ -82,7 +70,7 @@ fn serve(args: &Args) -> Result<()> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll {
     use super::*;
-    use crate::poller::epoll::{EpollPoller, Trigger};
+    use ch03_multiplexed_echo::poller::epoll::{EpollPoller, Trigger};
 
     pub fn run(
         backend: Backend,

@@ -6,6 +6,8 @@
 //! - connecting ([`connect`]),
 //! - per-connection logging on stderr ([`Log`]),
 //! - deciding what an `accept` error means ([`AcceptError`]),
+//! - the words and exit statuses every chapter shares for the same event
+//!   ([`idle_timeout_error`], [`exit_on_second_signal`]),
 //! - turning an error into one line on stderr and a non-zero exit ([`run`]).
 //!
 //! Everything here is blocking `std::net`; the non-blocking and async chapters
@@ -236,6 +238,30 @@ impl Log {
         line.push('\n');
         let _ = io::stderr().write_all(line.as_bytes());
     }
+}
+
+/// The error a connection is closed with when `--idle-timeout` passes with
+/// no byte moved. Every chapter closes idle connections with this error, so
+/// the log line (`PEER: closed on error: idle timeout: no byte moved for
+/// 1s`) reads the same whichever model served the connection.
+pub fn idle_timeout_error(timeout: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("idle timeout: no byte moved for {timeout:?}"),
+    )
+}
+
+/// The exit status of a server that a second SIGINT or SIGTERM ended
+/// during a graceful shutdown: 128 + SIGINT (2), what a shell reports for a
+/// program that Ctrl-C killed.
+pub const EXIT_SECOND_SIGNAL: u8 = 130;
+
+/// What every chapter with a graceful shutdown does on a second SIGINT or
+/// SIGTERM: one log line, then exit at once with [`EXIT_SECOND_SIGNAL`],
+/// whatever connections are still open.
+pub fn exit_on_second_signal(log: Log) -> ! {
+    log.server("second signal: exiting now");
+    std::process::exit(i32::from(EXIT_SECOND_SIGNAL))
 }
 
 /// What an error from `accept` means for the server.
