@@ -8,12 +8,12 @@
 //!
 //! The server binary (`src/main.rs`) is only the command line on top of
 //! this library. The library is public so that chapter 5 can build its
-//! runtime's reactor on the same [`poller`] and [`signals`] instead of
-//! copying them.
+//! runtime's reactor on the same [`poller`], [`signals`] and [`slots`]
+//! instead of copying them.
 
 mod connection;
 pub mod event_loop;
 mod idle;
 pub mod poller;
 pub mod signals;
-mod slots;
+pub mod slots;

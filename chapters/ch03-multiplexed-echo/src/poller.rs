@@ -48,6 +48,11 @@ pub struct Event {
     pub token: Token,
     pub readable: bool,
     pub writable: bool,
+    /// The peer has shut down its sending side, or the connection failed:
+    /// from now on a `read` returns end of stream (or the error) at once.
+    /// Unlike `readable`, this never goes away, so a loop that stops
+    /// reading before `WouldBlock` (chapter 5's does) must not forget it.
+    pub read_closed: bool,
 }
 // ANCHOR_END: interest
 

@@ -134,9 +134,16 @@ pub fn resolve(addr: &str, flag: &str) -> Result<Vec<SocketAddr>> {
 /// works, with `SO_REUSEADDR` (so a restarted server need not wait for the
 /// old connections' TIME_WAIT to expire) and a [`LISTEN_BACKLOG`]-deep queue.
 pub fn bind(addr: &str) -> Result<TcpListener> {
+    bind_with(addr, |_| Ok(()))
+}
+
+/// [`bind`], with `configure` applied to the socket before it is bound:
+/// chapter 5 sets `SO_REUSEPORT` there, so that several listeners can share
+/// one port. Errors read exactly as [`bind`]'s.
+pub fn bind_with(addr: &str, configure: impl Fn(&Socket) -> io::Result<()>) -> Result<TcpListener> {
     let mut last_err = None;
     for candidate in resolve(addr, "--listen")? {
-        match bind_one(candidate) {
+        match bind_one(candidate, &configure) {
             Ok(listener) => return Ok(listener),
             Err(err) => last_err = Some((candidate, err)),
         }
@@ -145,9 +152,13 @@ pub fn bind(addr: &str) -> Result<TcpListener> {
     Err(anyhow!("{err}{}", hint(&err))).with_context(|| format!("cannot listen on {candidate}"))
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+fn bind_one(
+    addr: SocketAddr,
+    configure: impl Fn(&Socket) -> io::Result<()>,
+) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    configure(&socket)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())

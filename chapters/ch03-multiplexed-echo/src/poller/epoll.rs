@@ -54,11 +54,11 @@ impl EpollPoller {
         match self.trigger {
             Trigger::Level => {
                 let mut flags = EventFlags::empty();
-                flags.set(EventFlags::IN, interest.read);
+                flags.set(EventFlags::IN | EventFlags::RDHUP, interest.read);
                 flags.set(EventFlags::OUT, interest.write);
                 flags
             }
-            Trigger::Edge => EventFlags::IN | EventFlags::OUT | EventFlags::ET,
+            Trigger::Edge => EventFlags::IN | EventFlags::RDHUP | EventFlags::OUT | EventFlags::ET,
         }
     }
     // ANCHOR_END: flags
@@ -110,6 +110,7 @@ impl Poller for EpollPoller {
                 token: event.data.u64() as Token,
                 readable: failed || flags.intersects(EventFlags::IN | EventFlags::RDHUP),
                 writable: failed || flags.contains(EventFlags::OUT),
+                read_closed: failed || flags.contains(EventFlags::RDHUP),
             });
         }
         Ok(())

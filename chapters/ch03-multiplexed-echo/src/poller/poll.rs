@@ -69,6 +69,9 @@ impl Poller for PollPoller {
                     token,
                     readable: failed || happened.contains(PollFlags::IN),
                     writable: failed || happened.contains(PollFlags::OUT),
+                    // POLLRDHUP is Linux-only; POLLHUP (both directions
+                    // shut) and errors are what every poll(2) reports.
+                    read_closed: failed,
                 });
             }
         }
