@@ -48,6 +48,11 @@ pub const CHAPTERS: &[Chapter] = &[
         server: "ch04-async-echo",
         client: "ch04-async-client",
     },
+    Chapter {
+        package: "ch05-runtime-echo",
+        server: "ch05-runtime-echo",
+        client: "ch05-runtime-client",
+    },
 ];
 
 /// Generates one `#[test]` per server scenario, each against a fresh server

@@ -53,6 +53,10 @@ pub enum Limitation {
     /// Shutdown: SIGINT/SIGTERM keep their default action, so the process
     /// dies at once and its open connections are cut mid-echo.
     KilledBySignal,
+    /// Slowloris: the server has one listen backlog per thread
+    /// (`SO_REUSEPORT`), so clients waiting over the connection cap are
+    /// served as slots free, but not in the order they connected.
+    BacklogPerThread,
 }
 
 impl Limitation {
@@ -61,6 +65,7 @@ impl Limitation {
         match self {
             Limitation::BusyPolls => Fault::Emfile,
             Limitation::KilledBySignal => Fault::Shutdown,
+            Limitation::BacklogPerThread => Fault::Slowloris,
         }
     }
 
@@ -69,6 +74,9 @@ impl Limitation {
             Limitation::BusyPolls => "busy-polls: spins on a core whether accept fails or not",
             Limitation::KilledBySignal => {
                 "killed by the signal: no graceful shutdown, open connections are cut"
+            }
+            Limitation::BacklogPerThread => {
+                "one backlog per thread: clients over the cap are served out of order"
             }
         }
     }
@@ -195,6 +203,22 @@ pub const TABLE: &[Entry] = &[
         package: "ch04-async-echo",
         args: &["--copy"],
         row: ALL_SURVIVE,
+    },
+    // Two runtimes on two threads, one SO_REUSEPORT listener each.
+    Entry {
+        package: "ch05-runtime-echo",
+        args: &["--threads", "2"],
+        row: Row {
+            slowloris: Expect::Limitation(
+                Limitation::BacklogPerThread,
+                "the kernel puts each new client in the backlog of one \
+                 runtime's listener, chosen by a hash of its address; when \
+                 a slot frees, the runtime that takes it serves the oldest \
+                 client of its own backlog, which need not be the oldest \
+                 client of the server",
+            ),
+            ..ALL_SURVIVE
+        },
     },
 ];
 

@@ -140,6 +140,32 @@ pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
 }
 
 /// Sends all of `data` (without reading anything back).
+/// Waits (up to [`DEADLINE`]) until one of `streams` has something to read
+/// (or has been closed), and returns its index.
+pub fn first_readable(streams: &[&TcpStream]) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = streams
+        .iter()
+        .map(|stream| libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let timeout = i32::try_from(DEADLINE.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs, and the
+    // descriptors stay open (borrowed from `streams`) for the call.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+    assert!(
+        ready > 0,
+        "none of {} clients was served within {DEADLINE:?}",
+        streams.len()
+    );
+    fds.iter()
+        .position(|fd| fd.revents != 0)
+        .expect("poll returned a ready descriptor")
+}
+
 pub fn send_all(mut stream: &TcpStream, data: &[u8]) {
     stream.write_all(data).expect("sending");
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use echo_conformance::Server;
 
-use crate::expectations::{Expect, Fault, no_assertion_for};
+use crate::expectations::{Expect, Fault, Limitation, no_assertion_for};
 use crate::net::{anything_arrives_within, exchange, read_until_closed, send_until_stalled};
 use crate::{Subject, report};
 
@@ -38,12 +38,13 @@ pub const MORE_OVER_CAP: usize = 16;
 
 pub fn run(subject: &Subject, expect: Expect) {
     const FAULT: Fault = Fault::Slowloris;
-    match expect {
-        Expect::Survives => {}
+    let in_order = match expect {
+        Expect::Survives => true,
+        Expect::Limitation(Limitation::BacklogPerThread, _) => false,
         Expect::Limitation(other, _) => no_assertion_for(FAULT, other),
-    }
+    };
     idle_clients_are_closed(subject, FAULT);
-    clients_over_the_cap_wait(subject, FAULT);
+    clients_over_the_cap_wait(subject, FAULT, in_order);
 }
 
 fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
@@ -127,7 +128,10 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
     );
 }
 
-fn clients_over_the_cap_wait(subject: &Subject, fault: Fault) {
+/// `in_order`: the clients over the cap are served in the order they
+/// connected (one listen backlog). Otherwise each is still served once
+/// slots free, in whatever order the server takes them.
+fn clients_over_the_cap_wait(subject: &Subject, fault: Fault, in_order: bool) {
     let mut command = subject.server();
     command.args(["--quiet", "--max-connections", &MAX_CONNECTIONS.to_string()]);
     let mut server = Server::start(command);
@@ -161,6 +165,48 @@ fn clients_over_the_cap_wait(subject: &Subject, fault: Fault) {
 
     drop(served.remove(0));
     let freed = Instant::now();
+    if !in_order {
+        // Whoever is served first, every waiting client is served as the
+        // slots free.
+        let mut waiting: Vec<(TcpStream, &[u8])> = queued
+            .into_iter()
+            .map(|stream| (stream, &b"queued"[..]))
+            .collect();
+        waiting.insert(0, (fifth, b"fifth"));
+        let mut order = Vec::new();
+        while !waiting.is_empty() {
+            let streams: Vec<&TcpStream> = waiting.iter().map(|(stream, _)| stream).collect();
+            let (stream, sent) = waiting.remove(crate::net::first_readable(&streams));
+            let mut echoed = vec![0; sent.len()];
+            (&stream)
+                .read_exact(&mut echoed)
+                .expect("a waiting client is served");
+            assert_eq!(echoed, sent);
+            order.push(sent == b"fifth");
+            if order.len() == 1 {
+                served.clear(); // free the other slots as well
+            }
+            stream.shutdown(Shutdown::Write).expect("half-close");
+            read_until_closed(&stream);
+        }
+        server.assert_running();
+        report(
+            subject,
+            fault,
+            format_args!(
+                "--max-connections {MAX_CONNECTIONS}: {} clients over the cap got nothing for \
+                 {} ms, then all were served as slots freed; the fifth client was served {}",
+                MORE_OVER_CAP + 1,
+                OVER_CAP_WINDOW.as_millis(),
+                match order.iter().position(|&fifth| fifth) {
+                    Some(0) => "first, as in one backlog".to_string(),
+                    Some(n) => format!("after {n} clients that connected later"),
+                    None => "never".to_string(),
+                }
+            ),
+        );
+        return;
+    }
     let mut echoed = [0; 5];
     (&fifth)
         .read_exact(&mut echoed)

@@ -165,6 +165,7 @@ impl Executor {
     {
         let join = Rc::new(RefCell::new(JoinState {
             output: None,
+            aborted: false,
             waiter: None,
         }));
         let done = Rc::clone(&join);
@@ -187,8 +188,8 @@ impl Executor {
             slot,
             queue: Arc::clone(&self.queue),
         });
-        self.queue.push(task);
-        JoinHandle { join }
+        self.queue.push(Arc::clone(&task));
+        JoinHandle { join, task }
     }
     // ANCHOR_END: spawn
 
@@ -208,8 +209,11 @@ impl Executor {
     }
 
     fn poll(&self, task: Arc<Task>) {
-        if task.state.swap(RUNNING, Ordering::AcqRel) != SCHEDULED {
-            return; // cannot happen: only scheduled tasks are queued
+        let start =
+            task.state
+                .compare_exchange(SCHEDULED, RUNNING, Ordering::AcqRel, Ordering::Acquire);
+        if start.is_err() {
+            return; // aborted while it was in the queue
         }
         // Take the future out of the slab while it runs: it may spawn,
         // and spawning needs the slab.
@@ -235,16 +239,35 @@ impl Executor {
                 if let Some(entry) = self.futures.borrow_mut().get_mut(task.slot) {
                     *entry = Some(future);
                 }
-                // RUNNING → IDLE, unless a wake came during the poll.
-                if task
-                    .state
-                    .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    task.state.store(SCHEDULED, Ordering::Release);
-                    self.queue.push(task);
+                // RUNNING → IDLE, unless something happened during the poll.
+                match task.state.compare_exchange(
+                    RUNNING,
+                    IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {}
+                    // A wake: poll it again, in the next round.
+                    Err(NOTIFIED) => {
+                        task.state.store(SCHEDULED, Ordering::Release);
+                        self.queue.push(task);
+                    }
+                    // It aborted itself: drop it now.
+                    Err(_) => drop(self.futures.borrow_mut().remove(task.slot)),
                 }
             }
+        }
+    }
+
+    /// Drops a task's future (unless it is running: then `poll` drops it
+    /// when it returns) and makes sure it is never polled again.
+    fn abort(&self, task: &Task) {
+        match task.state.swap(COMPLETED, Ordering::AcqRel) {
+            IDLE | SCHEDULED => {
+                let future = self.futures.borrow_mut().remove(task.slot);
+                drop(future); // outside the borrow, as in `poll`
+            }
+            _ => {}
         }
     }
     // ANCHOR_END: run_ready
@@ -299,18 +322,42 @@ where
 /// Awaits a task's output.
 pub struct JoinHandle<T> {
     join: Rc<RefCell<JoinState<T>>>,
+    task: Arc<Task>,
 }
 
 struct JoinState<T> {
     output: Option<T>,
+    aborted: bool,
     /// The task awaiting this handle.
     waiter: Option<Waker>,
 }
+
+/// What awaiting the [`JoinHandle`] of an aborted task gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aborted;
 
 impl<T> JoinHandle<T> {
     /// Whether the task has finished (and its output is waiting here).
     pub fn is_finished(&self) -> bool {
         self.join.borrow().output.is_some()
+    }
+
+    /// Cancels the task: its future is dropped, and with it everything it
+    /// owns (sockets close, timers go), and it is never polled again.
+    /// Awaiting the handle then gives `Err(Aborted)`. Does nothing to a
+    /// task that has finished.
+    ///
+    /// Panics if no runtime is running on this thread.
+    pub fn abort(&self) {
+        if self.is_finished() {
+            return;
+        }
+        Core::current().executor.abort(&self.task);
+        let mut join = self.join.borrow_mut();
+        join.aborted = true;
+        if let Some(waiter) = join.waiter.take() {
+            waiter.wake();
+        }
     }
 
     pub(crate) fn take_output(&self) -> Option<T> {
@@ -319,17 +366,18 @@ impl<T> JoinHandle<T> {
 }
 
 impl<T> Future for JoinHandle<T> {
-    type Output = T;
+    type Output = Result<T, Aborted>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Aborted>> {
         let mut join = self.join.borrow_mut();
-        match join.output.take() {
-            Some(output) => Poll::Ready(output),
-            None => {
-                join.waiter = Some(cx.waker().clone());
-                Poll::Pending
-            }
+        if let Some(output) = join.output.take() {
+            return Poll::Ready(Ok(output));
         }
+        if join.aborted {
+            return Poll::Ready(Err(Aborted));
+        }
+        join.waiter = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 // ANCHOR_END: join_handle

@@ -31,7 +31,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::Waker;
 
-pub use executor::{JoinHandle, spawn};
+pub use executor::{Aborted, JoinHandle, spawn};
 pub use select::{Either, race};
 pub use timer::{Elapsed, Sleep, sleep, sleep_until, timeout};
 

@@ -16,70 +16,69 @@ use crate::runtime::sync::{Place, WaitList, lock};
 // ANCHOR: connections
 pub struct Connections {
     max: usize,
-    counts: Mutex<Counts>,
+    open: Mutex<usize>,
     /// Accept loops waiting for a free slot, and shutdowns waiting for the
     /// last connection to close.
     waiters: Mutex<WaitList>,
 }
 
-#[derive(Default)]
-struct Counts {
-    /// Slots taken: open connections, and accept loops holding a slot for
-    /// the connection they are about to accept.
-    taken: usize,
-    /// Open connections.
-    open: usize,
-}
-
-/// A claim on a slot; dropping it frees the slot.
+/// One open connection's slot; dropping it frees the slot.
 pub struct Permit {
     connections: Arc<Connections>,
-    open: bool,
 }
 
 impl Connections {
     pub fn new(max: usize) -> Arc<Connections> {
         Arc::new(Connections {
             max,
-            counts: Mutex::new(Counts::default()),
+            open: Mutex::new(0),
             waiters: Mutex::new(WaitList::default()),
         })
     }
 
-    /// Waits until a slot is free, and takes it.
+    /// Waits until fewer than `max` connections are open.
+    pub async fn below_cap(&self) {
+        self.wait_until(|open| *open < self.max).await;
+    }
+
+    /// Waits until fewer than `max` connections are open, and counts one
+    /// more.
     pub async fn acquire(self: &Arc<Self>) -> Permit {
-        self.wait_until(|counts| counts.taken < self.max, |counts| counts.taken += 1)
-            .await;
+        self.wait_until(|open| {
+            let free = *open < self.max;
+            if free {
+                *open += 1;
+            }
+            free
+        })
+        .await;
         Permit {
             connections: Arc::clone(self),
-            open: false,
         }
     }
 
     /// Waits until no connection is open.
     pub async fn all_closed(&self) {
-        self.wait_until(|counts| counts.open == 0, |_| {}).await;
+        self.wait_until(|open| *open == 0).await;
     }
 
     pub fn open(&self) -> usize {
-        lock(&self.counts).open
+        *lock(&self.open)
     }
 
-    /// Waits until `condition` holds, then applies `then` to the counts
-    /// while still holding the lock.
-    async fn wait_until(&self, condition: impl Fn(&Counts) -> bool, then: impl Fn(&mut Counts)) {
+    /// Waits until `ready` returns true; it runs under the lock, so it may
+    /// also change the count.
+    async fn wait_until(&self, ready: impl Fn(&mut usize) -> bool) {
         let mut place = Place {
             list: &self.waiters,
             slot: None,
         };
         poll_fn(|cx| {
-            // The waiter lock first, then the counts: a permit dropped
-            // after the check below cannot wake the list before we are on
-            // it.
+            // The waiter lock first, then the count: a permit dropped
+            // after the check below cannot wake the list before we are
+            // on it.
             let mut waiters = lock(&self.waiters);
-            let mut counts = lock(&self.counts);
-            if condition(&counts) {
-                then(&mut counts);
+            if ready(&mut lock(&self.open)) {
                 waiters.cancel(&mut place.slot);
                 return Poll::Ready(());
             }
@@ -90,25 +89,10 @@ impl Connections {
     }
 }
 
-impl Permit {
-    /// The slot now holds an open connection.
-    pub fn opened(&mut self) {
-        if !self.open {
-            self.open = true;
-            lock(&self.connections.counts).open += 1;
-        }
-    }
-}
-
 impl Drop for Permit {
     fn drop(&mut self) {
         let waiters = lock(&self.connections.waiters);
-        let mut counts = lock(&self.connections.counts);
-        counts.taken -= 1;
-        if self.open {
-            counts.open -= 1;
-        }
-        drop(counts);
+        *lock(&self.connections.open) -= 1;
         waiters.wake_all();
     }
 }

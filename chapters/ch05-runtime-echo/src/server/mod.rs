@@ -77,16 +77,20 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     drop(listener);
 }
 
-/// Waits for a free slot, then for the next connection. Errors never end
-/// the server: they belong to one would-be connection, or say we are out
-/// of descriptors or memory (back off, then retry).
+/// Waits until the server is below its cap, then for the next connection.
+/// Errors never end the server: they belong to one would-be connection, or
+/// say we are out of descriptors or memory (back off, then retry).
 async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAddr, Permit) {
-    // At the cap we wait here, not in `accept`: further clients wait in
-    // the kernel's listen backlog.
-    let permit = shared.connections.acquire().await;
     loop {
+        // At the cap we don't accept: further clients wait in the kernel's
+        // listen backlog until a connection closes.
+        shared.connections.below_cap().await;
         match listener.accept().await {
-            Ok((stream, peer)) => return (stream, peer, permit),
+            // Counted only now, so that an accept loop waiting for a client
+            // holds no slot. With one runtime, the slot we saw free is
+            // still free; with several, another may have just taken it,
+            // and this connection waits here, accepted but not served.
+            Ok((stream, peer)) => return (stream, peer, shared.connections.acquire().await),
             Err(err) => {
                 shared
                     .config
@@ -101,8 +105,7 @@ async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAd
 }
 
 /// One connection's task, from accept to close.
-async fn connection(stream: TcpStream, peer: SocketAddr, mut permit: Permit, shared: Arc<Shared>) {
-    permit.opened();
+async fn connection(stream: TcpStream, peer: SocketAddr, permit: Permit, shared: Arc<Shared>) {
     let log = shared.config.log;
     log.opened(peer);
     let echo = echo::echo(&stream, shared.config.idle_timeout);

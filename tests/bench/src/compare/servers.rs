@@ -38,6 +38,7 @@ fn describe(package: &str) -> String {
         Some("ch02") => "chapter 2: non-blocking, one thread trying every socket",
         Some("ch03") => "chapter 3: an epoll event loop",
         Some("ch04") => "chapter 4: tokio",
+        Some("ch05") => "chapter 5: our own runtime",
         _ => "",
     };
     if what.is_empty() {
