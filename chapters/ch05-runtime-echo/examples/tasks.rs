@@ -1,0 +1,56 @@
+//! Step 2: the executor. Run it with
+//!
+//!     cargo run -q -p ch05-runtime-echo --example tasks
+//!
+//! Three tasks take turns on one thread; each yields (wakes itself and
+//! returns `Pending`) between steps, so the run queue interleaves them.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use ch05_runtime_echo::runtime::{Runtime, spawn};
+
+// ANCHOR: yield_now
+/// Returns `Pending` once, having woken its own task first: the task goes
+/// to the back of the run queue, and the others get a turn.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+// ANCHOR_END: yield_now
+
+// ANCHOR: main
+fn main() -> std::io::Result<()> {
+    let runtime = Runtime::new()?;
+    let total = runtime.block_on(async {
+        let handles: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                spawn(async move {
+                    for step in 1..=3 {
+                        println!("task {name}: step {step}");
+                        yield_now().await;
+                    }
+                    name.len()
+                })
+            })
+            .collect();
+        println!("main: spawned 3 tasks; none has run yet");
+        let mut total = 0;
+        for handle in handles {
+            total += handle.await.unwrap_or(0);
+        }
+        total
+    })?;
+    println!("main: the tasks returned {total} in all");
+    Ok(())
+}
+// ANCHOR_END: main
