@@ -170,9 +170,13 @@ impl Executor {
         }));
         let done = Rc::clone(&join);
         // The task's future: the caller's, then hand its output to the
-        // `JoinHandle` and wake whoever awaits that.
+        // `JoinHandle` and wake whoever awaits that. The caller's future is
+        // boxed on its own: an `async` block that awaited it by value would
+        // hold it twice (once as captured, once as awaited), doubling what
+        // every task costs.
+        let mut future = Box::pin(future);
         let task_future = async move {
-            let output = future.await;
+            let output = future.as_mut().await;
             let mut join = done.borrow_mut();
             join.output = Some(output);
             if let Some(waiter) = join.waiter.take() {

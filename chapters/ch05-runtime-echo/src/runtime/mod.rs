@@ -32,8 +32,8 @@ use std::rc::Rc;
 use std::task::Waker;
 
 pub use executor::{Aborted, JoinHandle, spawn};
-pub use select::{Either, race};
-pub use timer::{Elapsed, Sleep, sleep, sleep_until, timeout};
+pub use select::{Either, Race, race};
+pub use timer::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
 
 use executor::Executor;
 use reactor::Reactor;

@@ -154,19 +154,37 @@ impl std::error::Error for Elapsed {}
 
 /// Runs `future` for at most `duration`; dropping it (and so cancelling
 /// it) if the time runs out first.
-pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
-    let mut future = std::pin::pin!(future);
-    // The common case is an operation that completes on its first poll (the
-    // data is already there): it needs no timer at all, so the timer is
-    // made only when the operation first has to wait.
-    let mut sleep: Option<Sleep> = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        duration,
+        sleep: None,
+    }
+}
+
+pub struct Timeout<F> {
+    future: F,
+    duration: Duration,
+    /// Made only when `future` first has to wait. The common case is an
+    /// operation that completes on its first poll (the data is already
+    /// there), and it needs no timer at all.
+    sleep: Option<Sleep>,
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of `future`, as in `select::Race`:
+        // nothing moves it out of a `Timeout`. (`sleep` is `Unpin`.)
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(output) = future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let sleep = sleep.get_or_insert_with(|| self::sleep(duration));
+        let duration = this.duration;
+        let sleep = this.sleep.get_or_insert_with(|| self::sleep(duration));
         Pin::new(sleep).poll(cx).map(|()| Err(Elapsed))
-    })
-    .await
+    }
 }
 // ANCHOR_END: timeout

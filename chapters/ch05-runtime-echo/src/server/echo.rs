@@ -17,9 +17,9 @@ pub async fn echo(stream: &TcpStream, idle: Duration) -> io::Result<u64> {
     loop {
         // Wait for data before taking a buffer: a task parked here holds
         // none, so an idle connection costs only its task.
-        within(idle, stream.readable()).await?;
+        or_idle(timeout(idle, stream.readable()).await, idle)?;
         let mut buf = Buffer::take();
-        let n = within(idle, stream.read(&mut buf)).await?;
+        let n = or_idle(timeout(idle, stream.read(&mut buf)).await, idle)?;
         if n == 0 {
             // The client half-closed and has every byte back.
             return Ok(echoed);
@@ -29,24 +29,18 @@ pub async fn echo(stream: &TcpStream, idle: Duration) -> io::Result<u64> {
         // grows.
         let mut rest = &buf[..n];
         while !rest.is_empty() {
-            let sent = within(idle, stream.write(rest)).await?;
+            let sent = or_idle(timeout(idle, stream.write(rest)).await, idle)?;
             rest = &rest[sent..];
         }
         echoed += n as u64;
     }
 }
 
-/// `operation`, unless `idle` passes first: then the connection's idle
-/// timeout, the same error every chapter closes an idle connection with.
-/// Each operation that moves bytes starts a new period, so the limit is on
-/// silence, not on the length of the connection.
-async fn within<T>(
-    idle: Duration,
-    operation: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    match timeout(idle, operation).await {
-        Ok(result) => result,
-        Err(Elapsed) => Err(echo_common::idle_timeout_error(idle)),
-    }
+/// What an operation under `timeout(idle, …)` gave: its own result, or the
+/// connection's idle timeout, the same error every chapter closes an idle
+/// connection with. Each operation that moves bytes starts a new period,
+/// so the limit is on silence, not on the length of the connection.
+fn or_idle<T>(result: Result<io::Result<T>, Elapsed>, idle: Duration) -> io::Result<T> {
+    result.unwrap_or_else(|Elapsed| Err(echo_common::idle_timeout_error(idle)))
 }
 // ANCHOR_END: echo

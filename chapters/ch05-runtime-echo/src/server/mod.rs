@@ -108,8 +108,11 @@ async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAd
 async fn connection(stream: TcpStream, peer: SocketAddr, permit: Permit, shared: Arc<Shared>) {
     let log = shared.config.log;
     log.opened(peer);
-    let echo = echo::echo(&stream, shared.config.idle_timeout);
-    let result = match race(shared.close_now.wait(), echo).await {
+    let echo = race(
+        shared.close_now.wait(),
+        echo::echo(&stream, shared.config.idle_timeout),
+    );
+    let result = match echo.await {
         Either::Left(()) => Err(io::Error::other("closed at the end of the grace period")),
         Either::Right(result) => result,
     };
