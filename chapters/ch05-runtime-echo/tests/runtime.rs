@@ -240,6 +240,28 @@ fn data_that_comes_after_would_block_wakes_the_reader() {
 }
 // ANCHOR_END: lost_wakeup
 
+// ANCHOR: end_of_stream
+#[test]
+fn end_of_stream_that_comes_with_the_last_bytes_is_not_lost() {
+    let runtime = Runtime::new().unwrap();
+    let (server, mut client) = socket_pair();
+    // The last bytes and the FIN arrive before anyone reads: one edge.
+    client.write_all(b"last").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    runtime
+        .block_on(async move {
+            let stream = TcpStream::from_std(server).unwrap();
+            let mut buf = [0; 64];
+            // A short read: it clears the readiness...
+            assert_eq!(stream.read(&mut buf).await.unwrap(), 4);
+            // ...but not the end of stream, which no new edge will announce.
+            let eof = timeout(DEADLINE, stream.read(&mut buf)).await;
+            assert_eq!(eof.expect("the end of stream was lost").unwrap(), 0);
+        })
+        .unwrap();
+}
+// ANCHOR_END: end_of_stream
+
 // ANCHOR: cross_thread
 #[test]
 fn a_waker_called_on_another_thread_wakes_the_sleeping_loop() {

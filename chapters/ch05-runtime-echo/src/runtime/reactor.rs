@@ -401,6 +401,9 @@ impl<T: AsFd> Drop for Async<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
     use super::*;
 
     #[test]
@@ -412,4 +415,60 @@ mod tests {
         assert_eq!(Key::from_token(key.token()), key);
         assert_ne!(key.token(), NOTIFY);
     }
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn readable(key: Key) -> Event {
+        Event {
+            token: key.token(),
+            readable: true,
+            writable: false,
+            read_closed: false,
+        }
+    }
+
+    // ANCHOR: stale_event
+    #[test]
+    fn a_stale_event_for_a_reused_slot_wakes_no_one() {
+        let (mut reactor, _notifier) = Reactor::new().unwrap();
+        let (a, b) = (Notifier::new().unwrap(), Notifier::new().unwrap());
+        let old = reactor.register(a.fd.as_fd()).unwrap();
+        reactor.deregister(old, a.fd.as_fd());
+        // The slot is free again, and the next source gets it.
+        let new = reactor.register(b.fd.as_fd()).unwrap();
+        assert_eq!(new.slot, old.slot);
+
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            reactor
+                .poll_ready(new, Direction::Read, &mut cx)
+                .is_pending()
+        );
+
+        // An event for the old registration, delivered late.
+        let mut woken = Vec::new();
+        reactor.dispatch(&readable(old), &mut woken);
+        assert!(woken.is_empty(), "the old event woke the slot's new owner");
+        assert!(
+            reactor
+                .poll_ready(new, Direction::Read, &mut cx)
+                .is_pending()
+        );
+
+        // The new registration's own event does wake it.
+        reactor.dispatch(&readable(new), &mut woken);
+        woken.drain(..).for_each(Waker::wake);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+    // ANCHOR_END: stale_event
 }
