@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use echo_conformance::{Server, binary};
+use echo_conformance::{Server, binary, procfs};
 
 fn main() {
     let server = Server::start(Command::new(binary("ch01-blocking-echo")));
@@ -24,23 +24,12 @@ fn main() {
             stream.read_exact(&mut [0]).expect("read");
             connections.push(stream);
         }
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("read /proc");
-        let field = |name: &str| -> f64 {
-            let line = status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .expect("field in /proc status");
-            line.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse().ok())
-                .expect("number")
-        };
+        let field = |name: &str| procfs::status_value(server.pid(), name).expect("reading /proc");
         println!(
             "| {target} | {} | {:.1} | {:.0} |",
             field("Threads:"),
-            field("VmRSS:") / 1024.0,
-            field("VmSize:") / 1024.0
+            field("VmRSS:") as f64 / 1024.0,
+            field("VmSize:") as f64 / 1024.0
         );
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use echo_conformance::net::open_idle;
 use echo_conformance::{Server, binary};
 
 #[derive(Debug, Parser)]
@@ -63,7 +64,8 @@ const SLEEPS: [Option<&str>; 5] = [
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(addr) = &args.connect {
-        let _idle = open_idle(addr, args.idle_connections)?;
+        let _idle =
+            open_idle(addr.as_str(), args.idle_connections).context("opening idle connections")?;
         let (count, pause, how) = match args.paused {
             false => (args.round_trips, None, "back to back"),
             true => (args.paused_round_trips, Some(MAX_PAUSE), "after a pause"),
@@ -91,12 +93,13 @@ fn main() -> Result<()> {
         }
         let server = Server::start(command);
         let addr = server.addr().to_string();
-        let _idle = open_idle(&addr, args.idle_connections)?;
+        let _idle =
+            open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
 
-        let before = cpu_time(server.pid())?;
+        let before = server.cpu_time();
         let started = Instant::now();
         thread::sleep(Duration::from_secs(args.seconds));
-        let cpu = cpu_time(server.pid())? - before;
+        let cpu = server.cpu_time() - before;
         let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
 
         let busy = round_trips(&addr, args.round_trips, args.size, None)?;
@@ -114,19 +117,6 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Connections that each echo one byte (so the server has surely accepted
-/// them) and then say nothing.
-fn open_idle(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
-    (0..count)
-        .map(|_| {
-            let mut stream = TcpStream::connect(addr).context("connect")?;
-            stream.write_all(b"x").context("send")?;
-            stream.read_exact(&mut [0]).context("read the echo")?;
-            Ok(stream)
-        })
-        .collect()
 }
 
 /// The longest pause between two paused round trips.
@@ -184,32 +174,4 @@ fn summary(latencies: Vec<Duration>) -> String {
 
 fn micros(d: Duration) -> String {
     format!("{} µs", d.as_micros())
-}
-
-/// User plus system CPU time the process has used so far.
-fn cpu_time(pid: u32) -> Result<Duration> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is field 3, utime 14, stime 15 (proc(5)).
-    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let mut next = || -> Result<u64> {
-        let field = fields.next().context("stat too short")?;
-        Ok(field.parse()?)
-    };
-    let ticks = next()? + next()?;
-    Ok(Duration::from_secs_f64(ticks as f64 / ticks_per_second()))
-}
-
-#[cfg(unix)]
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
-}
-
-/// Only Linux has /proc, so `cpu_time` fails before this is reached.
-#[cfg(not(unix))]
-fn ticks_per_second() -> f64 {
-    100.0
 }

@@ -1,4 +1,5 @@
-//! Client-side moves the faults share.
+//! Client-side moves the faults share, beyond those of
+//! [`echo_conformance::net`].
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -7,13 +8,7 @@ use std::time::{Duration, Instant};
 use echo_conformance::pattern;
 use echo_conformance::process::DEADLINE;
 
-/// Sends `data` and reads back exactly as many bytes, which must be `data`.
-pub fn exchange(mut stream: &TcpStream, data: &[u8]) {
-    stream.write_all(data).expect("sending");
-    let mut echoed = vec![0; data.len()];
-    stream.read_exact(&mut echoed).expect("reading the echo");
-    assert!(echoed == data, "the echo differs from what was sent");
-}
+pub use echo_conformance::net::{exchange, read_checked};
 
 /// Whether any byte arrives within `window`. The window bounds how long
 /// we watch for something that must *not* happen; `stream`'s read timeout
@@ -124,8 +119,6 @@ pub fn send_until_stalled(
         .expect("set_write_timeout");
     (sent, closed)
 }
-
-pub use echo_conformance::server::read_checked;
 
 /// Writes stream `seed` from `from` up to `to`.
 pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
