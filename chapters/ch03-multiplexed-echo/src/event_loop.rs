@@ -290,11 +290,7 @@ impl<P: Poller> EventLoop<P> {
             Some(conn.last_active)
         });
         for slot in expired {
-            let timeout = self.settings.idle_timeout;
-            let err = io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no byte moved for {timeout:?}"),
-            );
+            let err = echo_common::idle_timeout_error(self.settings.idle_timeout);
             self.close(slot, Err(err));
         }
     }
@@ -325,12 +321,10 @@ impl<P: Poller> EventLoop<P> {
             return;
         }
         if signals > 1 || self.shutting_down {
-            // Two signals reached the pipe before the first was handled.
-            self.settings.log.server("second signal: exiting now");
-            std::process::exit(1);
+            // A second signal, whether or not the first was handled before
+            // it arrived: exit at once, however many connections are open.
+            echo_common::exit_on_second_signal(self.settings.log);
         }
-        // The next SIGINT/SIGTERM kills us from inside the handler.
-        self.signals.arm_second_signal();
         self.shutting_down = true;
         self.grace_ends = self.now.checked_add(self.settings.grace);
         if let Some(listener) = self.listener.take() {

@@ -70,14 +70,6 @@ impl Activity {
 }
 // ANCHOR_END: activity
 
-/// The error a connection closes with when it was idle too long.
-pub fn idle_error(idle: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("idle timeout: no byte moved for {idle:?}"),
-    )
-}
-
 /// An `AsyncRead`/`AsyncWrite` that reports every byte moved to its
 /// [`Activity`]. Otherwise it passes every call straight through.
 pub struct Watched<'a, T> {

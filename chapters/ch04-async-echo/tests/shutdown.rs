@@ -84,10 +84,11 @@ fn a_second_sigint_exits_at_once() {
     let status = server.wait_exit();
     assert_eq!(
         status.code(),
-        Some(130),
+        Some(i32::from(echo_common::EXIT_SECOND_SIGNAL)),
         "want 128 + SIGINT: {}",
         server.stderr()
     );
+    server.wait_for_stderr("second signal: exiting now");
     // The connection went with the process.
     let mut rest = Vec::new();
     let _ = open.read_to_end(&mut rest);

@@ -9,7 +9,10 @@
 //! - a connection that stays open is closed when `--grace` runs out, and
 //!   the server exits 0 within `--grace` (plus [`EXIT_SLACK`]);
 //! - a second signal, with `--grace 30` and a connection open, ends the
-//!   process within [`AT_ONCE`].
+//!   process within [`AT_ONCE`], and the same way in every chapter: the
+//!   line `second signal: exiting now` on stderr and exit status
+//!   [`echo_common::EXIT_SECOND_SIGNAL`] (130). Every chapter in
+//!   `CHAPTERS` without the `KilledBySignal` limitation is held to it.
 //!
 //! The limitation `KilledBySignal` asserts instead that the signal's
 //! default action ends the process at once and the kernel closes the
@@ -119,9 +122,13 @@ fn graceful(subject: &Subject, fault: Fault, signal: i32, name: &str) {
     );
 }
 
+/// What every chapter writes on stderr when a second signal ends it.
+pub const SECOND_SIGNAL_LINE: &str = "second signal: exiting now";
+
 fn second_signal(subject: &Subject, fault: Fault, signal: i32, name: &str) {
     let mut command = subject.server();
-    command.args(["--quiet", "--grace", "30"]);
+    // Not --quiet: the line it logs is part of the contract.
+    command.args(["--grace", "30"]);
     let mut server = Server::start(command);
     let open = server.connect();
     exchange(&open, b"keep me");
@@ -137,6 +144,13 @@ fn second_signal(subject: &Subject, fault: Fault, signal: i32, name: &str) {
         exited_after <= AT_ONCE,
         "a second {name} took {exited_after:?} to end the server (--grace 30)"
     );
+    assert_eq!(
+        status.code(),
+        Some(i32::from(echo_common::EXIT_SECOND_SIGNAL)),
+        "a second {name} must exit with status {} (128 + SIGINT), as in every chapter; got {status}",
+        echo_common::EXIT_SECOND_SIGNAL
+    );
+    server.wait_for_stderr(SECOND_SIGNAL_LINE);
     read_until_closed(&open);
     report(
         subject,

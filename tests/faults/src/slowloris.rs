@@ -4,7 +4,10 @@
 //!   and one that sends without ever reading (so the server's write is
 //!   stuck and it stops reading too: no byte moves either way), are both
 //!   closed by the server within [`CLOSE_DEADLINE`]; a client that
-//!   exchanges a byte every 100 ms all the while is not.
+//!   exchanges a byte every 100 ms all the while is not. Both closes are
+//!   logged the same way in every chapter: `PEER: closed on error:` and
+//!   [`echo_common::idle_timeout_error`]'s text, `idle timeout: no byte
+//!   moved for 500ms`.
 //! - With `--max-connections 4`, four connections are served; a fifth is
 //!   accepted by the kernel (it waits in the listen backlog) but gets no
 //!   echo during [`OVER_CAP_WINDOW`], nor do sixteen more behind it, and
@@ -13,7 +16,7 @@
 //!   unbounded number of threads.
 
 use std::io::Read;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,11 +51,8 @@ pub fn run(subject: &Subject, expect: Expect) {
 
 fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
     let mut command = subject.server();
-    command.args([
-        "--quiet",
-        "--idle-timeout",
-        &IDLE_TIMEOUT.as_secs_f64().to_string(),
-    ]);
+    // Not --quiet: how the server logs an idle close is part of the contract.
+    command.args(["--idle-timeout", &IDLE_TIMEOUT.as_secs_f64().to_string()]);
     let mut server = Server::start(command);
     let idle_fds = server.open_fds();
 
@@ -64,10 +64,11 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
                 .expect("set_read_timeout");
             let start = Instant::now();
             let ending = read_until_closed(&stream);
-            (start.elapsed(), ending)
+            (start.elapsed(), ending, local_addr(&stream))
         });
         let non_reader = scope.spawn(|| {
             let stream = server.connect();
+            let peer = local_addr(&stream);
             let start = Instant::now();
             let stall = IDLE_TIMEOUT + CLOSE_DEADLINE;
             let (sent, closed) = send_until_stalled(&stream, 0x510, usize::MAX, stall, start);
@@ -77,7 +78,7 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
                      {stall:?} after its last write went through"
                 )
             });
-            (closed, sent)
+            (closed, sent, peer)
         });
         // Meanwhile, an active client: one byte each way every 100 ms.
         let active = server.connect();
@@ -97,7 +98,7 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
         )
     });
 
-    let (silent_after, silent_ending) = silent;
+    let (silent_after, silent_ending, silent_peer) = silent;
     assert!(
         silent_after >= IDLE_TIMEOUT / 2,
         "a silent client was closed after {silent_after:?}, well before the idle timeout"
@@ -106,8 +107,12 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
         silent_after <= IDLE_TIMEOUT + CLOSE_DEADLINE,
         "a silent client was closed only after {silent_after:?}"
     );
-    let (non_reader_after, sent) = non_reader;
+    let (non_reader_after, sent, non_reader_peer) = non_reader;
     server.assert_running();
+    let idle = echo_common::idle_timeout_error(IDLE_TIMEOUT);
+    for peer in [silent_peer, non_reader_peer] {
+        server.wait_for_stderr(&format!("{peer}: closed on error: {idle}"));
+    }
     echo_conformance::process::eventually("descriptors back to the idle count", || {
         server.open_fds() <= idle_fds
     });
@@ -125,6 +130,11 @@ fn idle_clients_are_closed(subject: &Subject, fault: Fault) {
             ACTIVE_FOR.as_secs_f64()
         ),
     );
+}
+
+/// Our end's address: the server's log names the connection by it.
+fn local_addr(stream: &TcpStream) -> SocketAddr {
+    stream.local_addr().expect("local_addr")
 }
 
 fn clients_over_the_cap_wait(subject: &Subject, fault: Fault) {
