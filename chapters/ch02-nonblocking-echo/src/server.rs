@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echo_common::{AcceptError, Log};
+use echo_common::{ACCEPTS_PER_PASS, AcceptError, Log};
 
 use crate::connection::{Connection, Step};
 use crate::pacing::IdleSleep;
@@ -15,10 +15,6 @@ use crate::shutdown;
 /// How long to stop accepting after `accept` failed for lack of descriptors
 /// or memory. Retrying at once would fail at once.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// At most this many new connections per pass, so that a burst of clients
-/// cannot keep the thread away from the ones it already has.
-const ACCEPTS_PER_PASS: usize = 64;
 
 /// What the flags decide.
 #[derive(Debug, Clone, Copy)]

@@ -8,6 +8,12 @@ pub struct Slots<T> {
     len: usize,
 }
 
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T> Slots<T> {
     pub fn new() -> Self {
         Slots {

@@ -17,15 +17,10 @@ use common::{BACKENDS, start};
 const BINARY: &str = env!("CARGO_BIN_EXE_ch03-multiplexed-echo");
 
 #[test]
-fn default_backend_is_edge_triggered_epoll_on_linux() {
+fn default_backend_is_edge_triggered_epoll() {
     let help = Command::new(BINARY).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    let default = if cfg!(target_os = "linux") {
-        "[default: epoll-edge]"
-    } else {
-        "[default: poll]"
-    };
-    assert!(help.contains(default), "{help}");
+    assert!(help.contains("[default: epoll-edge]"), "{help}");
 }
 
 #[test]

@@ -4,11 +4,8 @@ use std::process::Command;
 
 use echo_conformance::Server;
 
-/// Every backend this system has.
-#[cfg(target_os = "linux")]
+/// Every backend.
 pub const BACKENDS: &[&str] = &["poll", "epoll-level", "epoll-edge"];
-#[cfg(not(target_os = "linux"))]
-pub const BACKENDS: &[&str] = &["poll"];
 
 /// Starts the server with `--backend backend` and `args`.
 pub fn start(backend: &str, args: &[&str]) -> Server {
