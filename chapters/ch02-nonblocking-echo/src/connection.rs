@@ -66,10 +66,6 @@ impl<S: Read + Write> Connection<S> {
         }
     }
 
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
     /// Bytes echoed so far.
     pub fn echoed(&self) -> u64 {
         self.echoed
@@ -217,7 +213,7 @@ mod tests {
 
         assert_eq!(conn.advance(now).unwrap(), Step::Moved); // read "bye", write blocked
         assert_eq!(conn.advance(now).unwrap(), Step::Moved); // EOF; wrote "b"
-        assert_eq!(conn.phase(), Phase::Draining);
+        assert_eq!(conn.phase, Phase::Draining);
         assert_eq!(conn.advance(now).unwrap(), Step::Waiting); // write blocked
         assert_eq!(conn.advance(now).unwrap(), Step::Done); // wrote "ye"
         assert_eq!(conn.stream.sent, b"bye");

@@ -25,12 +25,6 @@ pub struct Activity {
     last_ms: AtomicU64,
 }
 
-impl Default for Activity {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Activity {
     pub fn new() -> Self {
         Activity {

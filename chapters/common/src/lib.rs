@@ -296,10 +296,7 @@ impl AcceptError {
     }
 }
 
-#[cfg(unix)]
 const RESOURCE_ERRORS: [i32; 4] = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
-#[cfg(not(unix))]
-const RESOURCE_ERRORS: [i32; 0] = [];
 
 #[cfg(test)]
 mod tests {
@@ -361,7 +358,6 @@ mod tests {
         assert!(parse_secs("soon").is_err());
     }
 
-    #[cfg(unix)]
     #[test]
     fn accept_errors_are_classified() {
         let emfile = io::Error::from_raw_os_error(libc::EMFILE);
