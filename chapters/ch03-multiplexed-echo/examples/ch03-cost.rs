@@ -1,6 +1,6 @@
 //! What each backend costs (Linux: reads /proc).
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example cost
+//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost
 //!
 //! For each `--backend`, starts the server, opens idle connections and reads
 //! the server's CPU time (utime + stime in /proc/PID/stat) before and after
@@ -10,7 +10,7 @@
 //! the number of messages: poll(2)'s cost grows with the idle connections,
 //! epoll's does not.
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example cost -- --connect ADDR
+//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost -- --connect ADDR
 //!
 //! runs only the fixed workload (idle connections held open, round trips on
 //! one more) against a server that is already running, e.g. under strace.

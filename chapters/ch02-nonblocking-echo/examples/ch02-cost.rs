@@ -1,7 +1,7 @@
 //! What spinning costs, and what sleeping instead costs (Linux: reads
 //! /proc).
 //!
-//!     cargo run --release -p ch02-nonblocking-echo --example cost
+//!     cargo run --release -p ch02-nonblocking-echo --example ch02-cost
 //!
 //! For each `--idle-sleep` setting, starts the server, opens idle
 //! connections, reads the server's CPU time (utime + stime in
@@ -10,7 +10,7 @@
 //! after a random pause of up to 20 ms each (so each message finds a server
 //! that has had time to go to sleep).
 //!
-//!     cargo run --release -p ch02-nonblocking-echo --example cost -- --connect ADDR [--paused]
+//!     cargo run --release -p ch02-nonblocking-echo --example ch02-cost -- --connect ADDR [--paused]
 //!
 //! runs only the fixed workload (idle connections held open, round trips on
 //! one more, back to back or paused) against a server that is already
