@@ -16,15 +16,13 @@
 //! one more, back to back or paused) against a server that is already
 //! running, e.g. under strace.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
-use echo_conformance::net::open_idle;
+use echo_conformance::net::{open_idle, time_round_trips};
 use echo_conformance::{Server, binary};
 
 #[derive(Debug, Parser)]
@@ -122,38 +120,15 @@ fn main() -> Result<()> {
 /// The longest pause between two paused round trips.
 const MAX_PAUSE: Duration = Duration::from_millis(20);
 
-/// Times `count` round trips of `size` bytes, one after the other; with
-/// `pause`, waits a random time up to it before each. Random, so that the
-/// messages do not fall into step with the server's sleeps.
+/// Round trips of `size` bytes on a new connection, one at a time, after a
+/// random pause of up to `pause` each if given.
 fn round_trips(
     addr: &str,
     count: usize,
     size: usize,
     pause: Option<Duration>,
 ) -> Result<Vec<Duration>> {
-    let mut stream = TcpStream::connect(addr).context("connect")?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let message = vec![b'm'; size];
-    let mut echo = vec![0; size];
-    let mut latencies = Vec::with_capacity(count);
-    let mut random = 0x9E37_79B9_7F4A_7C15_u64;
-    for _ in 0..count {
-        if let Some(pause) = pause {
-            // xorshift: plenty random for spreading pauses.
-            random ^= random << 13;
-            random ^= random >> 7;
-            random ^= random << 17;
-            thread::sleep(pause.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64));
-        }
-        let sent = Instant::now();
-        stream.write_all(&message).context("send")?;
-        stream.read_exact(&mut echo).context("read the echo")?;
-        latencies.push(sent.elapsed());
-    }
-    if echo != message {
-        bail!("the echo differs from the message");
-    }
-    Ok(latencies)
+    time_round_trips(addr, count, size, pause).context("timing round trips")
 }
 
 fn percentiles(mut latencies: Vec<Duration>) -> [Duration; 3] {

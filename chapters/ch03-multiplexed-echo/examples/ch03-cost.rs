@@ -15,15 +15,13 @@
 //! runs only the fixed workload (idle connections held open, round trips on
 //! one more) against a server that is already running, e.g. under strace.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use echo_conformance::net::open_idle;
+use echo_conformance::net::{open_idle, time_round_trips};
 use echo_conformance::{Server, binary};
 
 #[derive(Debug, Parser)]
@@ -123,16 +121,8 @@ fn per_message(server: &Server, addr: &str, args: &Args) -> Result<(Duration, Du
 /// `count` round trips of `size` bytes on a new connection, one after the
 /// other; returns the time they took.
 fn round_trips(addr: &str, count: usize, size: usize) -> Result<Duration> {
-    let mut stream = TcpStream::connect(addr).context("connect")?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let message = vec![b'm'; size];
-    let mut echo = vec![0; size];
-    let started = Instant::now();
-    for _ in 0..count {
-        stream.write_all(&message).context("send")?;
-        stream.read_exact(&mut echo).context("read the echo")?;
-    }
-    Ok(started.elapsed())
+    let times = time_round_trips(addr, count, size, None).context("timing round trips")?;
+    Ok(times.iter().sum())
 }
 
 fn micros(duration: Duration) -> f64 {

@@ -5,6 +5,8 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::pattern;
 
@@ -70,4 +72,39 @@ pub fn open_idle(addr: impl ToSocketAddrs + Copy, count: usize) -> io::Result<Ve
             Ok(stream)
         })
         .collect()
+}
+
+/// Times `count` round trips of `size` bytes on a new connection to `addr`,
+/// one message at a time; with `max_pause`, waits a random time up to it
+/// before each (random, so that the messages do not fall into step with a
+/// server that sleeps between passes). Returns each round trip's time.
+pub fn time_round_trips(
+    addr: impl ToSocketAddrs,
+    count: usize,
+    size: usize,
+    max_pause: Option<Duration>,
+) -> io::Result<Vec<Duration>> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let message = vec![b'm'; size];
+    let mut echo = vec![0; size];
+    let mut latencies = Vec::with_capacity(count);
+    let mut random = 0x9E37_79B9_7F4A_7C15_u64;
+    for _ in 0..count {
+        if let Some(pause) = max_pause {
+            // xorshift: plenty random for spreading pauses.
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            thread::sleep(pause.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64));
+        }
+        let sent = Instant::now();
+        stream.write_all(&message)?;
+        stream.read_exact(&mut echo)?;
+        latencies.push(sent.elapsed());
+    }
+    if echo != message {
+        return Err(io::Error::other("the echo differs from the message"));
+    }
+    Ok(latencies)
 }
