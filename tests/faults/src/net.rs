@@ -1,7 +1,7 @@
 //! Client-side moves the faults share, beyond those of
 //! [`echo_conformance::net`].
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -121,15 +121,16 @@ pub fn send_until_stalled(
 }
 
 /// Writes stream `seed` from `from` up to `to`.
-pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
+pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) -> io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
     let mut sent = from;
     while sent < to {
         let n = buf.len().min(to - sent);
         pattern::fill(seed, sent as u64, &mut buf[..n]);
-        stream.write_all(&buf[..n]).expect("sending");
+        stream.write_all(&buf[..n])?;
         sent += n;
     }
+    Ok(())
 }
 
 /// Sends all of `data` (without reading anything back).
