@@ -16,16 +16,49 @@ fn state(server: &Server) -> char {
         .unwrap_or_else(|e| panic!("reading the server's run state: {e}"))
 }
 
-/// How busy the server is: CPU seconds per wall-clock second, over `window`
-/// (1.0 is one core flat out). `window` is the measurement itself, not a
-/// wait for something to happen.
-pub fn cpu_share(server: &Server, window: Duration) -> CpuShare {
+/// How busy the server is over `window`: its CPU share, and how often its
+/// (main) thread was found runnable, state `R` in `/proc/PID/stat`, in
+/// samples taken every 5 ms. A loop that never sleeps is runnable all the
+/// time, whether or not a loaded machine gives it a core; a loop that waits
+/// in the kernel is `S`. So the runnable share tells a spinning loop from a
+/// waiting one even where the CPU share cannot (a spinning server on a
+/// machine busy compiling got 7% of a core).
+pub fn busyness(server: &Server, window: Duration) -> Busyness {
     let (cpu_before, start) = (server.cpu_time(), Instant::now());
-    thread::sleep(window);
+    let (mut samples, mut runnable) = (0u32, 0u32);
+    while start.elapsed() < window {
+        samples += 1;
+        if state(server) == 'R' {
+            runnable += 1;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
     let (cpu_after, wall) = (server.cpu_time(), start.elapsed());
-    CpuShare {
-        cpu: cpu_after.saturating_sub(cpu_before),
-        wall,
+    Busyness {
+        cpu: CpuShare {
+            cpu: cpu_after.saturating_sub(cpu_before),
+            wall,
+        },
+        runnable: f64::from(runnable) / f64::from(samples.max(1)),
+    }
+}
+
+/// See [`busyness`].
+#[derive(Debug, Clone, Copy)]
+pub struct Busyness {
+    pub cpu: CpuShare,
+    /// The share of samples that found the server runnable (0.0 to 1.0).
+    pub runnable: f64,
+}
+
+impl std::fmt::Display for Busyness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; runnable in {:.0}% of samples",
+            self.cpu,
+            self.runnable * 100.0
+        )
     }
 }
 
