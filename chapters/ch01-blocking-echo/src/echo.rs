@@ -35,26 +35,23 @@ pub fn echo(mut stream: TcpStream, idle_timeout: Duration) -> io::Result<u64> {
             Ok(n) => n,
             // A signal arrived while we were blocked; nothing was read.
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(idle(err, "sent nothing")),
+            Err(err) => return Err(idle(err, idle_timeout)),
         };
         // Blocks while the client isn't reading. Meanwhile we read nothing
         // more, so the client's sends fill the kernel's buffers and then
         // block too: back-pressure, for free.
         stream
             .write_all(&buf[..n])
-            .map_err(|err| idle(err, "read nothing"))?;
+            .map_err(|err| idle(err, idle_timeout))?;
         echoed += n as u64;
     }
 }
 
-/// A read or write that timed out fails with `WouldBlock` (Unix) or
-/// `TimedOut` (Windows); say what it means here.
-fn idle(err: io::Error, client_did: &str) -> io::Error {
+/// A read or write that timed out fails with `WouldBlock`: say what it
+/// means, in the words every chapter uses for an idle connection.
+fn idle(err: io::Error, idle_timeout: Duration) -> io::Error {
     match err.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("idle timeout: the client {client_did} for too long"),
-        ),
+        io::ErrorKind::WouldBlock => echo_common::idle_timeout_error(idle_timeout),
         _ => err,
     }
 }

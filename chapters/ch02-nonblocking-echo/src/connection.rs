@@ -66,10 +66,6 @@ impl<S: Read + Write> Connection<S> {
         }
     }
 
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
     /// Bytes echoed so far.
     pub fn echoed(&self) -> u64 {
         self.echoed
@@ -151,63 +147,9 @@ pub fn try_again_later(err: &io::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::VecDeque;
+    use echo_conformance::scripted::script;
 
     use super::*;
-
-    /// A stand-in socket that plays back a script: each `read` takes the
-    /// next entry of `reads`, each `write` accepts at most the next entry of
-    /// `write_room` bytes (0 = `WouldBlock`).
-    #[derive(Default)]
-    struct Scripted {
-        reads: VecDeque<io::Result<Vec<u8>>>,
-        write_room: VecDeque<usize>,
-        sent: Vec<u8>,
-        read_calls: usize,
-    }
-
-    impl Read for Scripted {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.read_calls += 1;
-            match self.reads.pop_front() {
-                None => Err(io::ErrorKind::WouldBlock.into()),
-                Some(Err(err)) => Err(err),
-                Some(Ok(mut bytes)) => {
-                    let n = bytes.len().min(buf.len());
-                    buf[..n].copy_from_slice(&bytes[..n]);
-                    // What did not fit stays for the next read.
-                    if n < bytes.len() {
-                        self.reads.push_front(Ok(bytes.split_off(n)));
-                    }
-                    Ok(n)
-                }
-            }
-        }
-    }
-
-    impl Write for Scripted {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            match self.write_room.pop_front() {
-                None | Some(0) => Err(io::ErrorKind::WouldBlock.into()),
-                Some(room) => {
-                    let n = room.min(buf.len());
-                    self.sent.extend_from_slice(&buf[..n]);
-                    Ok(n)
-                }
-            }
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn script(reads: Vec<io::Result<Vec<u8>>>, write_room: Vec<usize>) -> Scripted {
-        Scripted {
-            reads: reads.into(),
-            write_room: write_room.into(),
-            ..Scripted::default()
-        }
-    }
 
     // ANCHOR: write_all_loses_count
     /// Why we keep `written` ourselves: the kernel takes "hello", then its
@@ -271,7 +213,7 @@ mod tests {
 
         assert_eq!(conn.advance(now).unwrap(), Step::Moved); // read "bye", write blocked
         assert_eq!(conn.advance(now).unwrap(), Step::Moved); // EOF; wrote "b"
-        assert_eq!(conn.phase(), Phase::Draining);
+        assert_eq!(conn.phase, Phase::Draining);
         assert_eq!(conn.advance(now).unwrap(), Step::Waiting); // write blocked
         assert_eq!(conn.advance(now).unwrap(), Step::Done); // wrote "ye"
         assert_eq!(conn.stream.sent, b"bye");

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echo_common::{AcceptError, Log};
+use echo_common::{ACCEPTS_PER_PASS, AcceptError, Log};
 
 use crate::connection::{Connection, Step};
 use crate::pacing::IdleSleep;
@@ -15,10 +15,6 @@ use crate::shutdown;
 /// How long to stop accepting after `accept` failed for lack of descriptors
 /// or memory. Retrying at once would fail at once.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// At most this many new connections per pass, so that a burst of clients
-/// cannot keep the thread away from the ones it already has.
-const ACCEPTS_PER_PASS: usize = 64;
 
 /// What the flags decide.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +62,12 @@ pub fn serve(listener: TcpListener, config: Config, log: Log) -> Result<()> {
     };
     loop {
         let now = Instant::now();
-        if shutdown::requested() && server.grace_deadline.is_none() {
+        let signals = shutdown::signals_received();
+        if signals >= 2 {
+            // Even if the graceful shutdown is still waiting: at once.
+            echo_common::exit_on_second_signal(log);
+        }
+        if signals == 1 && server.grace_deadline.is_none() {
             server.begin_shutdown(now);
         }
         let accepted = server.accept_new(now);
@@ -144,7 +145,7 @@ impl Server {
                     return true;
                 }
                 Ok(Step::Waiting) if conn.idle_for(now) < idle_timeout => return true,
-                Ok(Step::Waiting) => Err(idle(now, conn)),
+                Ok(Step::Waiting) => Err(echo_common::idle_timeout_error(idle_timeout)),
                 Ok(Step::Done) => Ok(conn.echoed()),
                 Err(err) => Err(err),
             };
@@ -184,15 +185,4 @@ impl Server {
         self.clients.is_empty()
     }
     // ANCHOR_END: shutdown
-}
-
-/// The error a connection closes with when nothing moved for too long.
-fn idle(now: Instant, conn: &Connection<TcpStream>) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!(
-            "idle timeout: no byte moved for {:.1}s",
-            conn.idle_for(now).as_secs_f64()
-        ),
-    )
 }

@@ -1,14 +1,13 @@
 //! The server's own flags and signals, against the real binary:
 //! `--idle-timeout`, `--max-connections`, graceful shutdown on SIGINT.
 
-#![cfg(unix)]
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use echo_conformance::Server;
+use echo_conformance::net::{exchange, read_to_eof};
 use echo_conformance::process::eventually;
 
 /// How long we watch for an echo that must not come. A window, not a
@@ -21,38 +20,22 @@ fn server(args: &[&str]) -> Server {
     Server::start(command)
 }
 
-fn exchange(mut stream: &TcpStream, data: &[u8]) {
-    stream.write_all(data).expect("send");
-    let mut echoed = vec![0; data.len()];
-    stream.read_exact(&mut echoed).expect("read the echo");
-    assert_eq!(echoed, data);
-}
-
-/// Reads until EOF; returns what came.
-fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).expect("read until EOF");
-    rest
-}
-
 #[test]
 fn idle_connection_is_closed_after_the_timeout() {
     let server = server(&["--idle-timeout", "0.3"]);
-    let mut quiet = server.connect();
+    let quiet = server.connect();
     // Taken before the exchange: the server's last byte moved after it.
     let silent_since = Instant::now();
     exchange(&quiet, b"then silence");
 
     // The server closes it: we see EOF, not our deadline.
-    assert!(read_to_eof(&mut quiet).is_empty());
+    assert!(read_to_eof(&quiet).is_empty());
     assert!(
         silent_since.elapsed() >= Duration::from_millis(300),
         "closed after {:?}, before the timeout",
         silent_since.elapsed()
     );
-    eventually("the server logs why it closed", || {
-        server.stderr().contains("idle timeout")
-    });
+    server.wait_for_stderr("closed on error: idle timeout: no byte moved for 300ms");
 }
 
 #[test]
@@ -83,9 +66,8 @@ fn over_the_cap_a_client_waits_in_the_backlog() {
         "served beyond --max-connections 2: {waited}"
     );
 
-    let mut first = first;
     first.shutdown(Shutdown::Write).unwrap();
-    assert!(read_to_eof(&mut first).is_empty());
+    assert!(read_to_eof(&first).is_empty());
     // A slot is free: the third client is accepted and echoed.
     third.set_read_timeout(None).unwrap();
     let mut echo = [0];
@@ -97,7 +79,7 @@ fn over_the_cap_a_client_waits_in_the_backlog() {
 #[test]
 fn sigint_stops_accepting_and_lets_connections_finish() {
     let mut server = server(&["--grace", "60"]);
-    let mut open = server.connect();
+    let open = server.connect();
     exchange(&open, b"before");
 
     server.signal(libc::SIGINT);
@@ -109,7 +91,7 @@ fn sigint_stops_accepting_and_lets_connections_finish() {
     // The connection that was open still echoes, to the end.
     exchange(&open, b"after");
     open.shutdown(Shutdown::Write).unwrap();
-    assert!(read_to_eof(&mut open).is_empty());
+    assert!(read_to_eof(&open).is_empty());
     let status = server.wait_exit();
     assert!(status.success(), "exited with {status}");
 }
@@ -118,20 +100,18 @@ fn sigint_stops_accepting_and_lets_connections_finish() {
 #[test]
 fn sigint_closes_what_is_left_when_the_grace_period_ends() {
     let mut server = server(&["--grace", "0.2"]);
-    let mut lingering = server.connect();
+    let lingering = server.connect();
     exchange(&lingering, b"never closes");
 
     server.signal(libc::SIGINT);
     let status = server.wait_exit();
     assert!(status.success(), "exited with {status}");
-    assert!(read_to_eof(&mut lingering).is_empty());
-    assert!(server.stderr().contains("grace period over"));
+    assert!(read_to_eof(&lingering).is_empty());
+    server.wait_for_stderr("grace period over");
 }
 
 #[test]
-fn second_sigint_kills_at_once() {
-    use std::os::unix::process::ExitStatusExt;
-
+fn a_second_sigint_exits_at_once() {
     let mut server = server(&["--grace", "60"]);
     let lingering = server.connect();
     exchange(&lingering, b"keeps the server waiting");
@@ -142,5 +122,10 @@ fn second_sigint_kills_at_once() {
     });
     server.signal(libc::SIGINT);
     let status = server.wait_exit();
-    assert_eq!(status.signal(), Some(libc::SIGINT), "exited with {status}");
+    assert_eq!(
+        status.code(),
+        Some(i32::from(echo_common::EXIT_SECOND_SIGNAL)),
+        "exited with {status}"
+    );
+    server.wait_for_stderr("second signal: exiting now");
 }

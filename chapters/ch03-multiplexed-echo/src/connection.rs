@@ -1,19 +1,28 @@
 //! One client connection as a state machine that never blocks: the bytes it
 //! owes the client, and what the loop has learned about its socket.
+//!
+//! The state is private: the loop reports what the kernel said
+//! ([`Connection::ready`]), asks the connection to move bytes
+//! ([`Connection::drive`]) and what it wants next ([`Connection::interest`]).
+//! So the one rule that edge-triggered epoll depends on, *a readiness belief
+//! is set by an event and cleared only by `WouldBlock`*, is kept here and
+//! nowhere else. The stream is generic so that the unit tests below can
+//! drive a connection with a scripted socket.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::Instant;
 
-use crate::poller::Interest;
+use crate::poller::{Event, Interest, Poller, Token};
 
 // ANCHOR: state
-pub struct Connection {
-    pub stream: TcpStream,
-    pub peer: SocketAddr,
+pub struct Connection<S> {
+    stream: S,
+    peer: SocketAddr,
     /// Unique for the server's lifetime (slots are reused, ids are not), so
     /// that a stale timer cannot close the slot's next occupant.
-    pub id: u64,
+    id: u64,
     /// Bytes read but not yet written back, and how many of them have been.
     /// We read only while this is empty, so it never holds more than one
     /// read's worth: that bound is the back-pressure. Empty (no allocation)
@@ -25,17 +34,17 @@ pub struct Connection {
     /// What we believe about the socket. Set by events, cleared only by
     /// `WouldBlock`: edge-triggered epoll tells us about a change once, so
     /// the belief must outlive the event.
-    pub readable: bool,
-    pub writable: bool,
+    readable: bool,
+    writable: bool,
     /// What the poller was last told this connection wants.
-    pub registered: Interest,
-    pub echoed: u64,
-    pub last_active: Instant,
+    registered: Interest,
+    echoed: u64,
+    last_active: Instant,
 }
 // ANCHOR_END: state
 
-impl Connection {
-    pub fn new(stream: TcpStream, peer: SocketAddr, id: u64, now: Instant) -> Connection {
+impl<S> Connection<S> {
+    pub fn new(stream: S, peer: SocketAddr, id: u64, now: Instant) -> Connection<S> {
         Connection {
             stream,
             peer,
@@ -52,6 +61,32 @@ impl Connection {
             echoed: 0,
             last_active: now,
         }
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Bytes written back so far, for the log.
+    pub fn echoed(&self) -> u64 {
+        self.echoed
+    }
+
+    /// When a byte last moved either way, for the idle timeout.
+    pub fn last_active(&self) -> Instant {
+        self.last_active
+    }
+
+    /// Takes in what the kernel said about the socket. Only ever adds to
+    /// the beliefs: an event that does not mention a direction says
+    /// nothing about it.
+    pub fn ready(&mut self, event: &Event) {
+        self.readable |= event.readable;
+        self.writable |= event.writable;
     }
 
     // ANCHOR: interest
@@ -75,7 +110,46 @@ impl Connection {
     fn has_pending(&self) -> bool {
         self.written < self.pending.len()
     }
+}
 
+impl<S: AsFd> Connection<S> {
+    /// Starts watching the socket, for what a new connection wants.
+    pub fn register(&mut self, poller: &mut impl Poller, token: Token) -> io::Result<()> {
+        self.registered = self.interest();
+        poller.add(self.stream.as_fd(), token, self.registered)
+    }
+
+    /// Tells the poller what the connection wants now, only if that changed:
+    /// for level-triggered epoll that is an `epoll_ctl`, so not once per
+    /// message.
+    pub fn update_registration(
+        &mut self,
+        poller: &mut impl Poller,
+        token: Token,
+    ) -> io::Result<()> {
+        let wanted = self.interest();
+        if wanted != self.registered {
+            poller.modify(self.stream.as_fd(), token, wanted)?;
+            self.registered = wanted;
+        }
+        Ok(())
+    }
+
+    /// Stops watching the socket, before it is closed. Closing would remove
+    /// it from epoll too, but only if no other descriptor referred to it;
+    /// this says so explicitly.
+    pub fn deregister(&self, poller: &mut impl Poller) -> io::Result<()> {
+        poller.remove(self.stream.as_fd())
+    }
+}
+
+impl<S: AsFd> AsFd for Connection<S> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+}
+
+impl<S: Read + Write> Connection<S> {
     // ANCHOR: drive
     /// Moves bytes until the socket would block. With `drain` false (poll,
     /// level-triggered epoll) it makes one attempt in each direction and
@@ -108,7 +182,7 @@ impl Connection {
     /// at once. Only what the client is not ready to take is copied into
     /// `pending`. Returns whether anything happened.
     fn read_and_echo(&mut self, scratch: &mut [u8], now: Instant) -> io::Result<bool> {
-        let n = match (&self.stream).read(scratch) {
+        let n = match self.stream.read(scratch) {
             Ok(0) => {
                 self.eof = true;
                 return Ok(true);
@@ -123,7 +197,7 @@ impl Connection {
         };
         self.last_active = now;
         let sent = if self.writable {
-            let result = (&self.stream).write(&scratch[..n]);
+            let result = self.stream.write(&scratch[..n]);
             self.wrote(result, now)?
         } else {
             0
@@ -138,7 +212,7 @@ impl Connection {
     /// Writes what is pending, remembering how far we got: `write` may take
     /// only part of it (a partial write), or nothing (`WouldBlock`).
     fn flush(&mut self, now: Instant) -> io::Result<bool> {
-        let result = (&self.stream).write(&self.pending[self.written..]);
+        let result = self.stream.write(&self.pending[self.written..]);
         let n = self.wrote(result, now)?;
         self.written += n;
         if !self.has_pending() {
@@ -169,3 +243,8 @@ impl Connection {
     }
     // ANCHOR_END: flush
 }
+
+// The unit tests drive a connection with a scripted socket: partial
+// writes, drain or not, readiness kept until `WouldBlock`, half-close.
+#[cfg(test)]
+mod tests;

@@ -1,30 +1,28 @@
 //! The event loop: one thread, every connection, no blocking except in the
 //! one place where there is nothing to do, `Poller::wait`.
+//!
+//! The loop only dispatches. What it dispatches to lives beside it: the
+//! accepting side in [`crate::listener`], the open connections (opening,
+//! closing, idle timeouts) in [`crate::connections`], each connection's echo
+//! in [`crate::connection`].
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echo_common::{AcceptError, Log, ServerArgs};
+use echo_common::{ACCEPTS_PER_PASS, Log, ServerArgs};
 
-use crate::connection::Connection;
-use crate::idle::IdleTimers;
+use crate::connections::Connections;
+use crate::listener::Listener;
 use crate::poller::{Event, Interest, Poller, Token};
 use crate::signals::Signals;
-use crate::slots::Slots;
 
-/// Tokens 0 and 1 are the listener and the signal pipe; connection slot `n`
-/// is token `n + FIRST_CONNECTION`.
+/// Tokens 0 and 1 are the listener and the signal pipe; the connections
+/// take theirs from [`crate::connections::FIRST_TOKEN`] on.
 const LISTENER: Token = 0;
 const SIGNALS: Token = 1;
-const FIRST_CONNECTION: Token = 2;
-
-/// How long to stop watching the listener after `accept` failed for lack of
-/// descriptors or memory. The failed connection is still queued, so the
-/// listener stays readable: watching it would wake us at once, forever.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One read's worth, shared by every connection: a connection copies bytes
 /// out of it only when the client is not reading fast enough.
@@ -43,6 +41,8 @@ impl From<&ServerArgs> for Settings {
     fn from(args: &ServerArgs) -> Settings {
         Settings {
             idle_timeout: args.idle_timeout,
+            // Lossless: usize is at least 32 bits on Linux, the only system
+            // this book supports.
             max_connections: args.max_connections as usize,
             grace: args.grace,
             log: Log::new(args.quiet),
@@ -50,65 +50,63 @@ impl From<&ServerArgs> for Settings {
     }
 }
 
-pub struct EventLoop<P> {
+/// Where the server is in its life: the one place the shutdown lives.
+enum State {
+    /// Accepting new connections.
+    Serving(Listener),
+    /// A signal arrived: the listener is closed, and the open connections
+    /// have until `grace_ends` to finish (`None`: a grace period too long
+    /// to represent, which never ends).
+    ShuttingDown { grace_ends: Option<Instant> },
+}
+
+impl State {
+    fn listener(&self) -> Option<&Listener> {
+        match self {
+            State::Serving(listener) => Some(listener),
+            State::ShuttingDown { .. } => None,
+        }
+    }
+}
+
+struct EventLoop<P> {
     poller: P,
     settings: Settings,
-    /// `None` once shutdown has begun: the listener is closed at once.
-    listener: Option<TcpListener>,
-    /// The kernel said the listener is readable and `accept` has not yet
-    /// returned `WouldBlock` (the same belief as a connection's `readable`).
-    listener_ready: bool,
-    listener_registered: Interest,
-    accept_paused_until: Option<Instant>,
+    state: State,
     signals: Signals,
-    connections: Slots<Connection>,
-    idle: IdleTimers,
-    next_id: u64,
-    shutting_down: bool,
-    grace_ends: Option<Instant>,
+    connections: Connections,
+    /// See [`SCRATCH_SIZE`].
     scratch: Box<[u8]>,
+    /// When the last wait returned: every decision in one turn of the loop
+    /// uses this one clock reading.
     now: Instant,
 }
 
 /// Serves `listener` until a signal asks us to stop and every connection
 /// has finished (or the grace period is over).
 pub fn run<P: Poller>(
-    poller: P,
+    mut poller: P,
     listener: TcpListener,
     signals: Signals,
     settings: Settings,
 ) -> Result<()> {
-    listener
-        .set_nonblocking(true)
-        .context("cannot make the listener non-blocking")?;
-    let mut event_loop = EventLoop {
-        poller,
-        settings,
-        listener: None,
-        listener_ready: false,
-        listener_registered: Interest::READ,
-        accept_paused_until: None,
-        signals,
-        connections: Slots::new(),
-        idle: IdleTimers::new(settings.idle_timeout),
-        next_id: 0,
-        shutting_down: false,
-        grace_ends: None,
-        scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
-        now: Instant::now(),
-    };
-    event_loop
-        .poller
-        .add(listener.as_fd(), LISTENER, Interest::READ)
-        .context("cannot watch the listener")?;
-    event_loop
-        .poller
-        .add(event_loop.signals.as_fd(), SIGNALS, Interest::READ)
+    let listener =
+        Listener::watch(listener, &mut poller, LISTENER).context("cannot watch the listener")?;
+    poller
+        .add(signals.as_fd(), SIGNALS, Interest::READ)
         .context("cannot watch the signal pipe")?;
     // Only now, with every descriptor the loop needs in place, say where we
     // listen: whoever reads this line finds the server ready.
-    echo_common::announce(&listener)?;
-    event_loop.listener = Some(listener);
+    echo_common::announce(listener.socket())?;
+    let mut event_loop = EventLoop {
+        poller,
+        settings,
+        state: State::Serving(listener),
+        signals,
+        connections: Connections::new(settings.idle_timeout, settings.log),
+        scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+        now: Instant::now(),
+    };
     event_loop.run()
 }
 
@@ -123,11 +121,10 @@ impl<P: Poller> EventLoop<P> {
                 .next_deadline()
                 .map(|deadline| deadline.saturating_duration_since(self.now));
             events.clear();
-            let watched = watched(
-                self.listener.as_ref().filter(|_| self.accepting()),
-                &self.signals,
-                &self.connections,
-            );
+            let (room, now) = (self.has_room(), self.now);
+            let listener =
+                (self.state.listener()).filter(|l| l.interest(room, now) == Interest::READ);
+            let watched = watched(listener, &self.signals, &self.connections);
             match self.poller.wait(watched, timeout, &mut events) {
                 Ok(()) => {}
                 // A signal interrupted the wait; its byte is in the pipe.
@@ -138,13 +135,13 @@ impl<P: Poller> EventLoop<P> {
 
             for event in &events {
                 match event.token {
-                    LISTENER => self.listener_ready = true,
+                    LISTENER => self.on_listener_event(),
                     SIGNALS => self.on_signal(),
-                    token => self.on_connection_event(token - FIRST_CONNECTION, event),
+                    token => self.on_connection_event(token, event),
                 }
             }
-            self.close_idle_connections();
-            self.accept_while_ready();
+            self.connections.close_idle(&mut self.poller, self.now);
+            self.accept_some();
             if self.shutdown_finished() {
                 return Ok(());
             }
@@ -154,161 +151,84 @@ impl<P: Poller> EventLoop<P> {
     // ANCHOR_END: loop
 
     // ANCHOR: connection_event
-    fn on_connection_event(&mut self, slot: usize, event: &Event) {
+    fn on_connection_event(&mut self, token: Token, event: &Event) {
         let drain = self.poller.edge_triggered();
-        // An earlier event in this batch may have closed it.
-        let Some(conn) = self.connections.get_mut(slot) else {
-            return;
+        let Some(conn) = self.connections.get_mut(token) else {
+            return; // an earlier event in this batch closed it
         };
-        conn.readable |= event.readable;
-        conn.writable |= event.writable;
-        if let Err(err) = conn.drive(&mut self.scratch, drain, self.now) {
-            return self.close(slot, Err(err));
-        }
-        if conn.is_finished() {
-            let echoed = conn.echoed;
-            return self.close(slot, Ok(echoed));
-        }
-        // Tell the poller only when the wish changed: for level-triggered
-        // epoll that is an epoll_ctl, so not once per message.
-        let wanted = conn.interest();
-        if wanted != conn.registered {
-            let fd = conn.stream.as_fd();
-            match self.poller.modify(fd, slot + FIRST_CONNECTION, wanted) {
-                Ok(()) => conn.registered = wanted,
-                Err(err) => self.close(slot, Err(err)),
-            }
+        conn.ready(event);
+        let closing = match conn.drive(&mut self.scratch, drain, self.now) {
+            Err(err) => Some(Err(err)),
+            Ok(()) if conn.is_finished() => Some(Ok(conn.echoed())),
+            Ok(()) => conn
+                .update_registration(&mut self.poller, token)
+                .err()
+                .map(Err),
+        };
+        if let Some(result) = closing {
+            self.connections.close(&mut self.poller, token, result);
         }
     }
     // ANCHOR_END: connection_event
 
-    // ANCHOR: accept
-    /// Accepts until the kernel's queue is empty (`WouldBlock`), we are at
-    /// `--max-connections`, or accept must back off.
-    fn accept_while_ready(&mut self) {
-        while self.listener_ready && self.accepting() {
-            let Some(listener) = &self.listener else {
+    fn on_listener_event(&mut self) {
+        if let State::Serving(listener) = &mut self.state {
+            listener.ready();
+        }
+    }
+
+    // ANCHOR: accept_some
+    /// Accepts while clients are waiting, up to `--max-connections`, and at
+    /// most [`ACCEPTS_PER_PASS`] per turn: a burst of new clients waits a
+    /// turn rather than keep the loop from the connections it has.
+    fn accept_some(&mut self) {
+        let State::Serving(listener) = &mut self.state else {
+            return;
+        };
+        for _ in 0..ACCEPTS_PER_PASS {
+            if self.connections.len() >= self.settings.max_connections {
+                return;
+            }
+            let Some((stream, peer)) = listener.accept(self.now, self.settings.log) else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.open(stream, peer),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.listener_ready = false;
-                }
-                Err(err) => {
-                    self.settings
-                        .log
-                        .server(format_args!("accept failed: {err}"));
-                    if AcceptError::classify(&err) == AcceptError::BackOff {
-                        self.accept_paused_until = Some(self.now + ACCEPT_BACKOFF);
-                    }
-                }
-            }
+            self.connections
+                .open(&mut self.poller, stream, peer, self.now);
         }
     }
+    // ANCHOR_END: accept_some
 
-    /// Whether to accept now: not shutting down, below the cap, and not
-    /// backing off after running out of descriptors.
-    fn accepting(&self) -> bool {
-        self.listener.is_some()
-            && self.connections.len() < self.settings.max_connections
-            && self
-                .accept_paused_until
-                .is_none_or(|until| self.now >= until)
+    fn has_room(&self) -> bool {
+        self.connections.len() < self.settings.max_connections
     }
 
-    /// While not accepting, stop watching the listener: a queued client
-    /// keeps it readable, and a level-triggered wait would return at once,
-    /// over and over. (Edge-triggered: no new edge, no wakeup; `modify` is
-    /// a no-op there.) Clients wait in the listen backlog meanwhile.
     fn update_listener_interest(&mut self) -> Result<()> {
-        if self
-            .accept_paused_until
-            .is_some_and(|until| self.now >= until)
-        {
-            self.accept_paused_until = None;
-        }
-        let wanted = if self.accepting() {
-            Interest::READ
-        } else {
-            Interest::NONE
-        };
-        let Some(listener) = &self.listener else {
-            return Ok(());
-        };
-        if wanted != self.listener_registered {
-            self.poller
-                .modify(listener.as_fd(), LISTENER, wanted)
+        let room = self.has_room();
+        if let State::Serving(listener) = &mut self.state {
+            listener
+                .update_interest(&mut self.poller, room, self.now)
                 .context("cannot change what we watch the listener for")?;
-            self.listener_registered = wanted;
         }
         Ok(())
-    }
-    // ANCHOR_END: accept
-
-    fn open(&mut self, stream: TcpStream, peer: SocketAddr) {
-        let log = self.settings.log;
-        log.opened(peer);
-        if let Err(err) = stream.set_nonblocking(true) {
-            // Dropping the stream closes it; no one else is affected.
-            return log.closed(peer, &Err(err));
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let slot = self
-            .connections
-            .insert(Connection::new(stream, peer, id, self.now));
-        let Some(conn) = self.connections.get(slot) else {
-            return; // just inserted
-        };
-        if let Err(err) = self.poller.add(
-            conn.stream.as_fd(),
-            slot + FIRST_CONNECTION,
-            conn.interest(),
-        ) {
-            self.connections.remove(slot);
-            return log.closed(peer, &Err(err));
-        }
-        self.idle.start(slot, id, self.now);
-    }
-
-    fn close(&mut self, slot: usize, result: io::Result<u64>) {
-        if let Some(conn) = self.connections.remove(slot) {
-            // Closing the socket would remove it from epoll too, but only if
-            // no other descriptor refers to it; say so explicitly. Failing
-            // changes nothing: the descriptor is closed next either way.
-            let _ = self.poller.remove(conn.stream.as_fd());
-            self.settings.log.closed(conn.peer, &result);
-        }
-    }
-
-    // ANCHOR: idle
-    fn close_idle_connections(&mut self) {
-        let connections = &self.connections;
-        let expired = self.idle.expired(self.now, |slot, id| {
-            let conn = connections.get(slot).filter(|conn| conn.id == id)?;
-            Some(conn.last_active)
-        });
-        for slot in expired {
-            let timeout = self.settings.idle_timeout;
-            let err = io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no byte moved for {timeout:?}"),
-            );
-            self.close(slot, Err(err));
-        }
     }
 
     /// The `wait` timeout: the nearest moment something must happen even if
     /// no socket becomes ready.
     fn next_deadline(&self) -> Option<Instant> {
-        let resume_accept = self.accept_paused_until.filter(|_| self.listener.is_some());
-        [self.idle.next_deadline(), resume_accept, self.grace_ends]
+        let (accept, grace_ends) = match &self.state {
+            // Clients left in the queue by the per-turn cap: no event will
+            // repeat them (edge-triggered), so do not sleep at all.
+            State::Serving(listener) if listener.has_waiting_clients(self.has_room(), self.now) => {
+                return Some(self.now);
+            }
+            State::Serving(listener) => (listener.paused_until(), None),
+            State::ShuttingDown { grace_ends } => (None, *grace_ends),
+        };
+        [self.connections.next_idle_deadline(), accept, grace_ends]
             .into_iter()
             .flatten()
             .min()
     }
-    // ANCHOR_END: idle
 
     // ANCHOR: shutdown
     fn on_signal(&mut self) {
@@ -324,18 +244,17 @@ impl<P: Poller> EventLoop<P> {
         if signals == 0 {
             return;
         }
-        if signals > 1 || self.shutting_down {
-            // Two signals reached the pipe before the first was handled.
-            self.settings.log.server("second signal: exiting now");
-            std::process::exit(1);
+        let first = matches!(self.state, State::Serving(_));
+        if signals > 1 || !first {
+            // A second signal, whether or not the first was handled before
+            // it arrived: exit at once, however many connections are open.
+            echo_common::exit_on_second_signal(self.settings.log);
         }
-        // The next SIGINT/SIGTERM kills us from inside the handler.
-        self.signals.arm_second_signal();
-        self.shutting_down = true;
-        self.grace_ends = self.now.checked_add(self.settings.grace);
-        if let Some(listener) = self.listener.take() {
-            let _ = self.poller.remove(listener.as_fd());
-            // Dropped here: closed, so new clients are refused at once.
+        let grace_ends = self.now.checked_add(self.settings.grace);
+        let state = std::mem::replace(&mut self.state, State::ShuttingDown { grace_ends });
+        if let State::Serving(listener) = state {
+            // Closed here, so new clients are refused at once.
+            listener.close(&mut self.poller);
         }
         let open = self.connections.len();
         let grace = self.settings.grace;
@@ -347,15 +266,12 @@ impl<P: Poller> EventLoop<P> {
     /// During shutdown: done once every connection has finished, or the
     /// grace period is over (the rest are closed).
     fn shutdown_finished(&mut self) -> bool {
-        if !self.shutting_down {
+        let State::ShuttingDown { grace_ends } = self.state else {
             return false;
-        }
-        if self.grace_ends.is_some_and(|end| self.now >= end) {
-            let slots: Vec<usize> = self.connections.iter().map(|(slot, _)| slot).collect();
-            for slot in slots {
-                let err = io::Error::other("grace period over");
-                self.close(slot, Err(err));
-            }
+        };
+        if grace_ends.is_some_and(|end| self.now >= end) {
+            self.connections
+                .close_all(&mut self.poller, "grace period over");
         }
         if self.connections.is_empty() {
             self.settings.log.server("shut down");
@@ -370,19 +286,15 @@ impl<P: Poller> EventLoop<P> {
 /// Every source and what it wants now: what `poll(2)` must be handed on
 /// every call. (epoll never walks this; the iterator is lazy.)
 fn watched<'a>(
-    listener: Option<&'a TcpListener>,
+    listener: Option<&'a Listener>,
     signals: &'a Signals,
-    connections: &'a Slots<Connection>,
+    connections: &'a Connections,
 ) -> impl Iterator<Item = (BorrowedFd<'a>, Token, Interest)> + 'a {
     let listener = listener.map(|l| (l.as_fd(), LISTENER, Interest::READ));
     let signals = (signals.as_fd(), SIGNALS, Interest::READ);
-    let connections = connections.iter().map(|(slot, conn)| {
-        (
-            conn.stream.as_fd(),
-            slot + FIRST_CONNECTION,
-            conn.interest(),
-        )
-    });
+    let connections = connections
+        .iter()
+        .map(|(token, conn)| (conn.as_fd(), token, conn.interest()));
     listener.into_iter().chain([signals]).chain(connections)
 }
 // ANCHOR_END: watched

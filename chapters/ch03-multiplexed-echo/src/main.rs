@@ -1,6 +1,7 @@
 //! Chapter 3's server: the command line on top of the chapter's library
 //! (`src/lib.rs`), which holds the event loop and the pollers.
 
+use std::net::TcpListener;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -8,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use echo_common::ServerArgs;
 
 use ch03_multiplexed_echo::event_loop::{self, Settings};
+use ch03_multiplexed_echo::poller::epoll::{EpollPoller, Trigger};
 use ch03_multiplexed_echo::poller::poll::PollPoller;
 use ch03_multiplexed_echo::signals::Signals;
 
@@ -20,27 +22,20 @@ struct Args {
     #[command(flatten)]
     server: ServerArgs,
 
-    /// How to wait for sockets to become ready (epoll is Linux-only)
-    #[arg(long, value_enum, default_value_t = Backend::DEFAULT)]
+    /// How to wait for sockets to become ready
+    #[arg(long, value_enum, default_value_t = Backend::EpollEdge)]
     backend: Backend,
 }
 
 // ANCHOR: backend
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Backend {
-    /// poll(2): portable; every wait hands the kernel every socket
+    /// poll(2): every wait hands the kernel every socket
     Poll,
     /// epoll(7), level-triggered: told again while a socket stays ready
     EpollLevel,
     /// epoll(7), edge-triggered: told once per change; sockets are drained
     EpollEdge,
-}
-
-impl Backend {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    const DEFAULT: Backend = Backend::EpollEdge;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    const DEFAULT: Backend = Backend::Poll;
 }
 // ANCHOR_END: backend
 
@@ -60,42 +55,18 @@ fn serve(args: &Args) -> Result<()> {
     let settings = Settings::from(&args.server);
     match args.backend {
         Backend::Poll => event_loop::run(PollPoller::default(), listener, signals, settings),
-        Backend::EpollLevel | Backend::EpollEdge => {
-            epoll::run(args.backend, listener, signals, settings)
-        }
+        Backend::EpollLevel => run_on_epoll(Trigger::Level, listener, signals, settings),
+        Backend::EpollEdge => run_on_epoll(Trigger::Edge, listener, signals, settings),
     }
+}
+
+fn run_on_epoll(
+    trigger: Trigger,
+    listener: TcpListener,
+    signals: Signals,
+    settings: Settings,
+) -> Result<()> {
+    let poller = EpollPoller::new(trigger).context("cannot create an epoll instance")?;
+    event_loop::run(poller, listener, signals, settings)
 }
 // ANCHOR_END: main
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod epoll {
-    use super::*;
-    use ch03_multiplexed_echo::poller::epoll::{EpollPoller, Trigger};
-
-    pub fn run(
-        backend: Backend,
-        listener: std::net::TcpListener,
-        signals: Signals,
-        settings: Settings,
-    ) -> Result<()> {
-        let trigger = match backend {
-            Backend::EpollLevel => Trigger::Level,
-            _ => Trigger::Edge,
-        };
-        let poller = EpollPoller::new(trigger).context("cannot create an epoll instance")?;
-        event_loop::run(poller, listener, signals, settings)
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-mod epoll {
-    use super::*;
-
-    pub fn run(backend: Backend, _: std::net::TcpListener, _: Signals, _: Settings) -> Result<()> {
-        let name = backend
-            .to_possible_value()
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default();
-        anyhow::bail!("--backend {name} needs Linux's epoll(7); on this system use --backend poll")
-    }
-}

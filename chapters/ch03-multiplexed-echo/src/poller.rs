@@ -2,17 +2,16 @@
 //! make progress now?* Three ways to ask it, behind one small trait so that
 //! the loop ([`crate::event_loop`]) is written once:
 //!
-//! - [`poll::PollPoller`]: `poll(2)`, everywhere; hands the kernel the whole
+//! - [`poll::PollPoller`]: `poll(2)`, in POSIX; hands the kernel the whole
 //!   list of descriptors on every call.
-//! - [`epoll::EpollPoller`]: `epoll(7)`, Linux only; the kernel keeps the
-//!   list, and each call returns only the descriptors that are ready, either
+//! - [`epoll::EpollPoller`]: Linux's `epoll(7)`; the kernel keeps the list,
+//!   and each call returns only the descriptors that are ready, either
 //!   level-triggered or edge-triggered ([`epoll::Trigger`]).
 
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub mod epoll;
 pub mod poll;
 

@@ -10,8 +10,6 @@
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -19,23 +17,19 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 pub struct Signals {
     /// The end the loop reads: one byte per signal.
     pipe: UnixStream,
-    /// Set once shutdown has begun: then the handler does what the signal
-    /// does by default (terminate the process) instead of writing a byte.
-    armed: Arc<AtomicBool>,
 }
 
 impl Signals {
+    /// From now on, every SIGINT and SIGTERM writes a byte into the pipe
+    /// instead of killing the process: the first and the second alike, so
+    /// that the loop decides what each one means.
     pub fn install() -> io::Result<Signals> {
         let (pipe, handler_end) = UnixStream::pair()?;
         pipe.set_nonblocking(true)?;
-        let armed = Arc::new(AtomicBool::new(false));
         for signal in [SIGINT, SIGTERM] {
-            // signal-hook runs a signal's actions in the order registered,
-            // so an armed handler terminates before it writes.
-            signal_hook::flag::register_conditional_default(signal, Arc::clone(&armed))?;
             signal_hook::low_level::pipe::register(signal, handler_end.try_clone()?)?;
         }
-        Ok(Signals { pipe, armed })
+        Ok(Signals { pipe })
     }
 
     /// Reads everything the handler wrote. Returns how many signals arrived
@@ -52,12 +46,6 @@ impl Signals {
                 Err(err) => return Err(err),
             }
         }
-    }
-
-    /// From now on, SIGINT or SIGTERM ends the process at once, from inside
-    /// the handler: the "second Ctrl-C" needs no help from the loop.
-    pub fn arm_second_signal(&self) {
-        self.armed.store(true, Ordering::SeqCst);
     }
 }
 // ANCHOR_END: install

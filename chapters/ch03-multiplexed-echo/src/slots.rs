@@ -10,7 +10,7 @@ pub struct Slots<T> {
 
 impl<T> Default for Slots<T> {
     fn default() -> Self {
-        Slots::new()
+        Self::new()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The shared conformance suite, against this chapter's server with each of
-//! its backends: the default (edge-triggered epoll on Linux, poll
-//! elsewhere; `tests/flags.rs` checks which), poll, and level-triggered
-//! epoll.
+//! its backends: the default (edge-triggered epoll; `tests/flags.rs`
+//! checks that it is), poll, and level-triggered epoll.
 
 use std::process::Command;
 
@@ -21,7 +20,6 @@ mod poll {
     echo_conformance::server_suite!(super::server(Some("poll")));
 }
 
-#[cfg(target_os = "linux")]
 mod epoll_level {
     echo_conformance::server_suite!(super::server(Some("epoll-level")));
 }

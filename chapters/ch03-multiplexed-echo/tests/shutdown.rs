@@ -1,37 +1,29 @@
 //! Graceful shutdown, against the real binary: SIGINT or SIGTERM stops
 //! accepting at once and lets open connections finish, up to `--grace`; a
-//! second signal ends the process at once.
+//! second signal exits at once with the status every chapter uses.
 
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 
+use echo_conformance::net::{exchange, expect_eof};
 use echo_conformance::pattern;
-use echo_conformance::process::eventually;
 
 use common::{BACKENDS, start};
 
 /// A connection the server has accepted: the handshake alone only puts it
 /// in the listen backlog, which closing the listener discards.
 fn accepted_connection(server: &echo_conformance::Server) -> TcpStream {
-    let mut stream = server.connect();
-    stream.write_all(b"ping").expect("sending ping");
-    let mut echoed = [0; 4];
-    stream
-        .read_exact(&mut echoed)
-        .expect("reading the echo of ping");
-    assert_eq!(&echoed, b"ping");
+    let stream = server.connect();
+    exchange(&stream, b"ping");
     stream
 }
 
 /// Waits until the server has handled the first signal (it says so on
 /// stderr), then checks that it no longer accepts.
 fn wait_for_shutdown_to_begin(server: &echo_conformance::Server) {
-    eventually("the server logs that it is shutting down", || {
-        server.stderr().contains("shutting down")
-    });
+    server.wait_for_stderr("shutting down");
     let refused = TcpStream::connect(server.addr());
     assert!(
         refused
@@ -79,9 +71,7 @@ fn sigint_lets_in_flight_echoes_finish_then_exits_0() {
         assert_eq!(&more, b"still here");
         // ...and when the client is done, it gets EOF and the server exits 0.
         stream.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        stream.read_to_end(&mut rest).unwrap();
-        assert!(rest.is_empty(), "{backend}: bytes after the echo");
+        expect_eof(&stream);
         let status = server.wait_exit();
         assert!(status.success(), "{backend}: exited with {status}");
     }
@@ -92,14 +82,13 @@ fn sigterm_closes_what_is_left_when_the_grace_period_ends() {
     for backend in BACKENDS {
         let mut server = start(backend, &["--grace", "0.2"]);
         // Connected and echoed, then idle: never half-closes by itself.
-        let mut idle = accepted_connection(&server);
+        let idle = accepted_connection(&server);
 
         server.signal(libc::SIGTERM);
         let status = server.wait_exit();
         assert!(status.success(), "{backend}: exited with {status}");
-        assert!(server.stderr().contains("grace period over"));
-        let mut rest = Vec::new();
-        assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0, "{backend}: no EOF");
+        server.wait_for_stderr("grace period over");
+        expect_eof(&idle);
     }
 }
 
@@ -116,9 +105,10 @@ fn a_second_sigint_exits_at_once() {
         server.signal(libc::SIGINT);
         let status = server.wait_exit();
         assert_eq!(
-            status.signal(),
-            Some(libc::SIGINT),
-            "{backend}: want death by SIGINT, got {status}"
+            status.code(),
+            Some(i32::from(echo_common::EXIT_SECOND_SIGNAL)),
+            "{backend}: want the second-signal exit, got {status}"
         );
+        server.wait_for_stderr("second signal: exiting now");
     }
 }

@@ -5,15 +5,21 @@
 
 Starts the server on a free port, opens 10,000 connections (each echoes one
 byte, so the server has surely accepted it and started its task), and prints
-the server's resident memory before and after, from /proc (Linux).
+the server's resident memory before and after, from /proc (Linux). Like the
+shell scripts beside it (see chapters/common/measure.sh), it prints the
+command that ran it first, and MEASURE_SMOKE=1 makes it a quick check with
+100 connections.
 """
+import os
 import resource
 import socket
 import subprocess
 import sys
 import time
 
-CONNECTIONS = 10_000
+SMOKE = os.environ.get("MEASURE_SMOKE") == "1"
+CONNECTIONS = 100 if SMOKE else 10_000
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
 
 
 def rss_mib(pid):
@@ -22,7 +28,24 @@ def rss_mib(pid):
     return int(kib) / 1024
 
 
+def settled_rss_mib(pid):
+    """RSS once two readings 100 ms apart agree: the kernel folds each
+    thread's page counts into VmRSS in batches, so a reading taken at once
+    can lag the last pages touched. Gives up waiting after 10 s."""
+    deadline = time.monotonic() + 10
+    last = rss_mib(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = rss_mib(pid)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def main():
+    script = os.path.relpath(os.path.abspath(__file__), ROOT)
+    print(" ".join(["$ python3", script] + sys.argv[1:]), flush=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     command = sys.argv[1:]
@@ -39,9 +62,9 @@ def main():
             conn.sendall(b"x")
             assert conn.recv(1) == b"x"
             connections.append(conn)
-        time.sleep(0.5)  # let the server's allocator settle before reading RSS
+        after = settled_rss_mib(server.pid)
         name = " ".join([command[0].rsplit("/", 1)[-1]] + command[1:])
-        print(f"{name}: RSS {before:.1f} MiB -> {rss_mib(server.pid):.1f} MiB with {CONNECTIONS:,} idle connections")
+        print(f"{name}: RSS {before:.1f} MiB -> {after:.1f} MiB with {CONNECTIONS:,} idle connections")
     finally:
         server.kill()
 

@@ -25,12 +25,6 @@ pub struct Activity {
     last_ms: AtomicU64,
 }
 
-impl Default for Activity {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Activity {
     pub fn new() -> Self {
         Activity {
@@ -69,14 +63,6 @@ impl Activity {
     }
 }
 // ANCHOR_END: activity
-
-/// The error a connection closes with when it was idle too long.
-pub fn idle_error(idle: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("idle timeout: no byte moved for {idle:?}"),
-    )
-}
 
 /// An `AsyncRead`/`AsyncWrite` that reports every byte moved to its
 /// [`Activity`]. Otherwise it passes every call straight through.

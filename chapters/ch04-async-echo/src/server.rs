@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::idle::{Activity, idle_error};
+use crate::idle::Activity;
 use crate::{copy, echo};
 
 /// How long to wait after `accept` failed for lack of descriptors or memory.
@@ -121,7 +121,7 @@ async fn connection(
     // the socket it owns: that is how a task closes its connection.
     let result = tokio::select! {
         result = echo => result,
-        () = activity.idle_for(config.idle_timeout) => Err(idle_error(config.idle_timeout)),
+        () = activity.idle_for(config.idle_timeout) => Err(echo_common::idle_timeout_error(config.idle_timeout)),
         () = close_now.cancelled() => Err(io::Error::other("closed at the end of the grace period")),
     };
     config.log.closed(peer, &result);

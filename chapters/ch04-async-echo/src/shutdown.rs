@@ -6,10 +6,6 @@ use echo_common::Log;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-/// The exit status after a second Ctrl-C: 128 + SIGINT, what a shell
-/// reports for a program that Ctrl-C killed.
-const EXIT_INTERRUPTED: i32 = 130;
-
 // ANCHOR: on_signal
 /// Installs the handlers and returns a token that the first SIGINT or
 /// SIGTERM cancels. Must run inside the runtime.
@@ -27,9 +23,8 @@ pub fn on_signal(log: Log) -> Result<CancellationToken> {
             "{first}: shutting down (Ctrl-C again to exit at once)"
         ));
         trigger.cancel();
-        let second = next(&mut interrupt, &mut terminate).await;
-        log.server(format_args!("{second} again: exiting now"));
-        std::process::exit(EXIT_INTERRUPTED);
+        next(&mut interrupt, &mut terminate).await;
+        echo_common::exit_on_second_signal(log);
     });
     Ok(shutdown)
 }

@@ -11,10 +11,10 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 
-use echo_conformance::process::{DEADLINE, eventually};
-use echo_conformance::server::round_trip;
+use echo_conformance::net::exchange;
+use echo_conformance::net::{expect_eof, round_trip};
+use echo_conformance::process::DEADLINE;
 use echo_conformance::{Server, pattern};
-use support::exchange;
 
 /// How long we watch for something that must not happen. A negative can
 /// only be checked for a while; the positive that follows uses DEADLINE.
@@ -60,10 +60,8 @@ fn idle_timeout_closes_silent_and_stalled_clients(variant: &[&str]) {
     }
 
     // A client that connects and says nothing is closed.
-    let mut silent = server.connect();
-    let mut rest = Vec::new();
-    silent.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    let silent = server.connect();
+    expect_eof(&silent);
 
     // A client that sends and never reads stalls the server's writes: no
     // byte moves either way, so it is closed too.
@@ -76,16 +74,11 @@ fn idle_timeout_closes_silent_and_stalled_clients(variant: &[&str]) {
         "{}: closed on error: idle timeout",
         stalled.local_addr().unwrap()
     );
-    eventually("the stalled client is closed", || {
-        server.stderr().contains(&line)
-    });
+    server.wait_for_stderr(&line);
 
     // The talker outlived both and still works.
-    let mut talker = talker;
     talker.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    talker.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    expect_eof(&talker);
 }
 
 #[test]

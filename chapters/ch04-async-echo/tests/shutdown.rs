@@ -5,9 +5,8 @@ mod support;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use echo_conformance::process::eventually;
+use echo_conformance::net::{exchange, expect_eof};
 use echo_conformance::{Server, pattern};
-use support::exchange;
 
 /// Longer than any test's deadline: a server that waited out the grace
 /// period instead of exiting when its last connection closed would fail
@@ -15,9 +14,7 @@ use support::exchange;
 const LONG_GRACE: &str = "600";
 
 fn wait_until_not_accepting(server: &Server) {
-    eventually("the server says it stopped accepting", || {
-        server.stderr().contains("stopped accepting")
-    });
+    server.wait_for_stderr("stopped accepting");
 }
 
 // ANCHOR: in_flight
@@ -87,10 +84,11 @@ fn a_second_sigint_exits_at_once() {
     let status = server.wait_exit();
     assert_eq!(
         status.code(),
-        Some(130),
+        Some(i32::from(echo_common::EXIT_SECOND_SIGNAL)),
         "want 128 + SIGINT: {}",
         server.stderr()
     );
+    server.wait_for_stderr("second signal: exiting now");
     // The connection went with the process.
     let mut rest = Vec::new();
     let _ = open.read_to_end(&mut rest);
@@ -100,7 +98,7 @@ fn a_second_sigint_exits_at_once() {
 #[test]
 fn sigterm_closes_connections_left_after_the_grace_period_and_exits_0() {
     let mut server = Server::start(support::server(&["--grace", "0.3"]));
-    let mut idle = server.connect();
+    let idle = server.connect();
     exchange(&idle, b"then silence");
 
     server.signal(libc::SIGTERM);
@@ -110,15 +108,7 @@ fn sigterm_closes_connections_left_after_the_grace_period_and_exits_0() {
         "exit status {status}: {}",
         server.stderr()
     );
-    assert!(
-        server
-            .stderr()
-            .contains("grace period of 300ms over; closing 1 connection(s)"),
-        "{}",
-        server.stderr()
-    );
+    server.wait_for_stderr("grace period of 300ms over; closing 1 connection(s)");
     // Closed by the server with nothing pending: a clean end of stream.
-    let mut rest = Vec::new();
-    idle.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    expect_eof(&idle);
 }

@@ -295,7 +295,6 @@ fn pace(plan: &Plan, timetable: Timetable, permits: &[Semaphore]) {
 /// Linux lets a sleeping thread wake up to 50 µs late by default (timer
 /// slack, to batch wake-ups); the pacer asks for 1 ns.
 fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes one integer and changes only this
     // thread's timer slack.
     unsafe {

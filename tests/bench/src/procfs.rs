@@ -1,4 +1,6 @@
-//! What Linux's `/proc` tells about a process and the machine.
+//! What Linux's `/proc` tells about a process and the machine. Reading one
+//! process is `echo_conformance::procfs`'s; this adds the samples and the
+//! machine-wide figures the benchmark records.
 
 use std::fs;
 use std::io;
@@ -26,57 +28,7 @@ impl ProcessSample {
     }
 }
 
-/// `utime + stime` of the process `pid`: every thread's time, exited
-/// threads included.
-pub fn cpu_time(pid: u32) -> io::Result<Duration> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let ticks = parse_cpu_ticks(&stat)
-        .ok_or_else(|| io::Error::other(format!("cannot parse /proc/{pid}/stat")))?;
-    Ok(Duration::from_secs_f64(
-        ticks as f64 / clock_ticks_per_second(),
-    ))
-}
-
-/// utime + stime from the text of `/proc/PID/stat`. The command name (field
-/// 2) is in parentheses and may itself contain spaces and parentheses, so
-/// count fields from the last `)`: after it come field 3 (state) onwards,
-/// and utime and stime are fields 14 and 15.
-pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
-    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
-/// Context switches summed over the threads of `pid` alive now.
-pub fn context_switches(pid: u32) -> io::Result<u64> {
-    let mut total = 0;
-    for task in fs::read_dir(format!("/proc/{pid}/task"))? {
-        // A thread that exits between listing and reading is skipped.
-        let Ok(status) = fs::read_to_string(task?.path().join("status")) else {
-            continue;
-        };
-        total += status_field(&status, "voluntary_ctxt_switches:").unwrap_or(0);
-        total += status_field(&status, "nonvoluntary_ctxt_switches:").unwrap_or(0);
-    }
-    Ok(total)
-}
-
-/// A number from a `/proc/PID/status`-style text (`VmRSS:  1234 kB`).
-pub fn status_field(status: &str, field: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-}
+pub use echo_conformance::procfs::{context_switches, cpu_time, status_field};
 
 /// CPU time the whole machine has spent busy (all CPUs, every process and
 /// the kernel): the first line of `/proc/stat`, user + nice + system + irq +
@@ -87,7 +39,7 @@ pub fn machine_busy() -> io::Result<Duration> {
     let ticks =
         parse_machine_busy(&stat).ok_or_else(|| io::Error::other("cannot parse /proc/stat"))?;
     Ok(Duration::from_secs_f64(
-        ticks as f64 / clock_ticks_per_second(),
+        ticks as f64 / echo_conformance::procfs::clock_ticks_per_second(),
     ))
 }
 
@@ -177,15 +129,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_ticks_survive_a_command_name_with_spaces_and_parentheses() {
-        // Fields 14 and 15 are 7 and 5.
-        let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0";
-        assert_eq!(parse_cpu_ticks(stat), Some(12));
-        assert_eq!(parse_cpu_ticks("garbage"), None);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
     fn our_own_process_is_readable() {
         let me = std::process::id();
         let footprint = Footprint::take(me).unwrap();
@@ -201,11 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn status_fields_and_cpu_model() {
-        let status = "Name:\tx\nVmRSS:\t   1234 kB\nThreads:\t3\n";
-        assert_eq!(status_field(status, "VmRSS:"), Some(1234));
-        assert_eq!(status_field(status, "Threads:"), Some(3));
-        assert_eq!(status_field(status, "VmSize:"), None);
+    fn cpu_model_from_cpuinfo() {
         let cpuinfo = "processor\t: 0\nmodel name\t: Some CPU @ 2.50GHz\n";
         assert_eq!(cpu_model(cpuinfo).as_deref(), Some("Some CPU @ 2.50GHz"));
     }

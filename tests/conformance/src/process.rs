@@ -6,8 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, Once, mpsc};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crate::procfs;
 
 /// How long any single step may take before the test fails instead of
 /// hanging. Generous: CI machines are slow and shared. Never used to wait
@@ -19,6 +21,9 @@ pub struct Server {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying the server's stderr into `stderr`; it ends at
+    /// the pipe's EOF, once the server has exited.
+    stderr_copier: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -41,7 +46,7 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr is piped");
         let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
+        let stderr_copier = thread::spawn(move || {
             let mut buf = [0; 4096];
             while let Ok(n @ 1..) = pipe.read(&mut buf) {
                 sink.lock()
@@ -80,6 +85,7 @@ impl Server {
             child,
             addr,
             stderr,
+            stderr_copier: Some(stderr_copier),
         }
     }
 
@@ -91,9 +97,27 @@ impl Server {
         self.child.id()
     }
 
-    /// Everything the server has written to stderr so far.
+    /// Everything the server's stderr has brought *so far*: a background
+    /// thread copies the pipe, so a line the server has just written may not
+    /// be here yet. To check for a line, use [`Server::wait_for_stderr`];
+    /// after [`Server::wait_exit`] this is complete.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (up to [`DEADLINE`]) until the server's stderr contains
+    /// `text`, and fails the test, showing what it did write, if it never
+    /// does.
+    pub fn wait_for_stderr(&self, text: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        while !self.stderr().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not write {text:?} on stderr within {DEADLINE:?}; it wrote:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// A new connection, with deadlines so a broken server fails the test
@@ -113,24 +137,27 @@ impl Server {
         }
     }
 
-    /// Resident memory, from `/proc/PID/status` (Linux).
+    /// Resident memory, from `/proc/PID/status`.
     pub fn rss_bytes(&self) -> u64 {
-        proc_status_kib(self.pid(), "VmRSS:") * 1024
+        procfs::rss_kib(self.pid()).unwrap_or_else(|e| panic!("reading the server's RSS: {e}"))
+            * 1024
     }
 
-    /// Threads, from `/proc/PID/status` (Linux).
+    /// Threads, from `/proc/PID/status`.
     pub fn threads(&self) -> u64 {
-        proc_status_kib(self.pid(), "Threads:")
+        procfs::threads(self.pid()).unwrap_or_else(|e| panic!("reading the server's threads: {e}"))
     }
 
-    /// Open file descriptors, from `/proc/PID/fd` (Linux).
+    /// Open file descriptors, from `/proc/PID/fd`.
     pub fn open_fds(&self) -> usize {
-        let dir = format!("/proc/{}/fd", self.pid());
-        std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!("cannot list {dir} (this scenario needs Linux's /proc): {e}")
-            })
-            .count()
+        procfs::open_fds(self.pid())
+            .unwrap_or_else(|e| panic!("listing the server's descriptors: {e}"))
+    }
+
+    /// User plus system CPU time the server has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        procfs::cpu_time(self.pid())
+            .unwrap_or_else(|e| panic!("reading the server's CPU time: {e}"))
     }
 
     /// Sends `signal` to the server (Unix).
@@ -141,11 +168,19 @@ impl Server {
         assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
-    /// Waits (up to [`DEADLINE`]) for the server to exit by itself.
+    /// Waits (up to [`DEADLINE`]) for the server to exit by itself, then
+    /// for the last of its stderr, so that [`Server::stderr`] is complete.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The copier ends at the pipe's EOF, which comes once every
+                // copy of its write end is closed: the server's, at its exit.
+                eventually("the server's stderr reaches EOF", || {
+                    self.stderr_copier
+                        .as_ref()
+                        .is_none_or(JoinHandle::is_finished)
+                });
                 return status;
             }
             assert!(
@@ -162,18 +197,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {path} (this scenario needs Linux's /proc): {e}"));
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in {path}"))
 }
 
 /// Polls `condition` until it holds or [`DEADLINE`] passes. For state that
@@ -280,21 +303,12 @@ fn restore_default_signals(command: &mut Command) {
 }
 
 /// Lets this process (and so the servers it starts) open as many
-/// descriptors as the hard limit allows: the default soft limit, 1,024, is
-/// too few for a thousand connections and their server.
+/// descriptors as the hard limit allows, once.
 fn raise_fd_limit() {
     static RAISED: Once = Once::new();
     RAISED.call_once(|| {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit read and write only the struct we pass.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-                limit.rlim_cur = limit.rlim_max.min(65_536);
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            }
+        if let Err(e) = crate::limits::raise_fd_limit() {
+            panic!("cannot raise the descriptor limit: {e}");
         }
     });
 }

@@ -7,36 +7,9 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
+use crate::net::{exchange, expect_eof, read_checked, round_trip};
 use crate::pattern;
 use crate::process::{AbandonOnPanic, DEADLINE, Rendezvous, Server, eventually};
-
-/// Sends `data`, half-closes, and returns everything until EOF.
-pub fn round_trip(stream: &mut TcpStream, data: &[u8]) -> Vec<u8> {
-    stream.write_all(data).unwrap();
-    stream.shutdown(Shutdown::Write).unwrap();
-    let mut echoed = Vec::new();
-    stream.read_to_end(&mut echoed).unwrap();
-    echoed
-}
-
-/// Sends `data` and reads back exactly as many bytes, checking them.
-fn exchange(mut stream: &TcpStream, data: &[u8]) {
-    stream.write_all(data).unwrap();
-    let mut echoed = vec![0; data.len()];
-    stream.read_exact(&mut echoed).unwrap();
-    assert!(echoed == data, "echo differs from what was sent");
-}
-
-/// Reads until EOF, which must come with no further byte.
-fn expect_eof(stream: &mut TcpStream) {
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).unwrap();
-    assert!(
-        rest.is_empty(),
-        "{} unexpected bytes before EOF",
-        rest.len()
-    );
-}
 
 /// The README's first command: a line in, the same line out, then EOF.
 pub fn hello_line(server: &Server) {
@@ -103,24 +76,6 @@ pub fn stream_32_mib_while_reading(server: &Server) {
     assert_eq!(received, LEN, "echo of the 32 MiB stream is short");
 }
 
-/// Reads `stream` until EOF, checking it against stream `seed` from offset
-/// 0; returns the byte count.
-pub fn read_checked(mut stream: &TcpStream, seed: u64) -> u64 {
-    let mut buf = vec![0; 64 * 1024];
-    let mut received = 0;
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return received,
-            Ok(n) => {
-                pattern::check(seed, received, &buf[..n]);
-                received += n as u64;
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!("reading the echo after {received} bytes: {e}"),
-        }
-    }
-}
-
 /// A message dribbled out one byte per segment (Nagle off), then in
 /// fragments of growing size: the echo is the same bytes in the same order.
 pub fn one_byte_and_fragmented_writes(server: &Server) {
@@ -158,7 +113,7 @@ pub fn fifty_clients_interleaved(server: &Server) {
             let barrier = &barrier;
             scope.spawn(move || {
                 let _guard = AbandonOnPanic(barrier);
-                let mut stream = server.connect();
+                let stream = server.connect();
                 // Nobody sends until everybody is connected.
                 barrier.wait("connecting");
                 let seed = 0x5000 + client;
@@ -173,7 +128,7 @@ pub fn fifty_clients_interleaved(server: &Server) {
                     barrier.wait("every client's previous round echoed");
                 }
                 stream.shutdown(Shutdown::Write).unwrap();
-                expect_eof(&mut stream);
+                expect_eof(&stream);
             });
         }
     });
@@ -211,9 +166,9 @@ pub fn reset_mid_stream_leaves_others_alone(server: &Server) {
     }
     let mut late = server.connect();
     assert_eq!(round_trip(&mut late, b"late"), b"late");
-    for mut stream in healthy {
+    for stream in healthy {
         stream.shutdown(Shutdown::Write).unwrap();
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     }
 }
 
@@ -315,8 +270,8 @@ pub fn thousand_concurrent_connections(server: &Server) {
             "connection {i} got another's bytes"
         );
     }
-    for mut stream in streams {
+    for stream in streams {
         stream.shutdown(Shutdown::Write).unwrap();
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     }
 }

@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use echo_conformance::net::round_trip;
 use echo_conformance::process::DEADLINE;
-use echo_conformance::server::round_trip;
 use echo_conformance::{Server, pattern};
 use socket2::SockRef;
 

@@ -88,7 +88,7 @@ pub fn run(subject: &Subject, expect: Expect) {
             scope.spawn(move || {
                 let reader = thread::scope(|inner| {
                     let reader = inner.spawn(|| read_checked(stream, seed(i)));
-                    send_pattern(stream, seed(i), sent, OFFERED);
+                    send_pattern(stream, seed(i), sent, OFFERED).expect("sending");
                     stream.shutdown(Shutdown::Write).expect("half-close");
                     reader.join().expect("reading the echo failed")
                 });

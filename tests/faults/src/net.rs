@@ -1,19 +1,14 @@
-//! Client-side moves the faults share.
+//! Client-side moves the faults share, beyond those of
+//! [`echo_conformance::net`].
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use echo_conformance::pattern;
 use echo_conformance::process::DEADLINE;
 
-/// Sends `data` and reads back exactly as many bytes, which must be `data`.
-pub fn exchange(mut stream: &TcpStream, data: &[u8]) {
-    stream.write_all(data).expect("sending");
-    let mut echoed = vec![0; data.len()];
-    stream.read_exact(&mut echoed).expect("reading the echo");
-    assert!(echoed == data, "the echo differs from what was sent");
-}
+pub use echo_conformance::net::{exchange, read_checked};
 
 /// Whether any byte arrives within `window`. The window bounds how long
 /// we watch for something that must *not* happen; `stream`'s read timeout
@@ -125,18 +120,17 @@ pub fn send_until_stalled(
     (sent, closed)
 }
 
-pub use echo_conformance::server::read_checked;
-
 /// Writes stream `seed` from `from` up to `to`.
-pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) {
+pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) -> io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
     let mut sent = from;
     while sent < to {
         let n = buf.len().min(to - sent);
         pattern::fill(seed, sent as u64, &mut buf[..n]);
-        stream.write_all(&buf[..n]).expect("sending");
+        stream.write_all(&buf[..n])?;
         sent += n;
     }
+    Ok(())
 }
 
 /// Sends all of `data` (without reading anything back).

@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use echo_conformance::Server;
+use echo_conformance::net::round_trip;
 use echo_conformance::process::eventually;
-use echo_conformance::server::round_trip;
 use socket2::SockRef;
 
 use crate::expectations::{Expect, Fault, no_assertion_for};

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use echo_common::ClientArgs;
 use rustix::event::{PollFd, PollFlags};
@@ -91,7 +91,7 @@ impl Client {
             drop(fds);
 
             if !stdin_ready.is_empty() {
-                self.read_stdin(stdin_ready)?;
+                self.read_stdin()?;
             }
             if self.has_outgoing() {
                 // Also right after reading stdin: the socket is usually
@@ -113,12 +113,7 @@ impl Client {
     // ANCHOR_END: run
 
     // ANCHOR: io
-    fn read_stdin(&mut self, ready: PollFlags) -> Result<()> {
-        if ready.contains(PollFlags::NVAL) {
-            bail!(
-                "cannot poll stdin (macOS's poll(2) does not support terminals; pipe the input in)"
-            );
-        }
+    fn read_stdin(&mut self) -> Result<()> {
         // poll said readable (or hung up), so this read does not block.
         self.outgoing.resize(BUF_SIZE, 0);
         self.sent = 0;

@@ -11,7 +11,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use super::markdown::thousands;
-use super::results::{Results, ServerResults};
+use super::results::Results;
 use super::{CONNECTION_COUNTS, closed_key, reference_key};
 use crate::report::{RunReport, micros};
 
@@ -103,7 +103,7 @@ pub fn render(results: &Results) -> Result<Vec<(&'static str, String)>> {
         .map(|s| {
             (
                 s.name.clone(),
-                median(s, &key, |r| r.server.map(|c| c.cpu_us_per_msg)),
+                s.median(&key, |r| r.server.map(|c| c.cpu_us_per_msg)),
             )
         })
         .collect();
@@ -138,17 +138,6 @@ pub fn render(results: &Results) -> Result<Vec<(&'static str, String)>> {
         )?,
     ));
     Ok(charts)
-}
-
-fn median(
-    server: &ServerResults,
-    key: &str,
-    metric: impl Fn(&RunReport) -> Option<f64>,
-) -> Option<f64> {
-    if server.had_errors(key) {
-        return None;
-    }
-    server.spread(key, metric).map(|s| s.median)
 }
 
 fn plot_error(e: impl std::fmt::Display) -> anyhow::Error {

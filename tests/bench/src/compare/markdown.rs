@@ -99,17 +99,6 @@ fn cell(
     spread_cell(server.spread(key, metric), format)
 }
 
-fn median(
-    server: &ServerResults,
-    key: &str,
-    metric: impl Fn(&RunReport) -> Option<f64>,
-) -> Option<f64> {
-    if server.had_errors(key) {
-        return None;
-    }
-    server.spread(key, metric).map(|s| s.median)
-}
-
 fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
@@ -249,8 +238,8 @@ fn latency(r: &Results) -> String {
             let mut row = vec![format!("`{}`", server.name)];
             for connections in CONNECTION_COUNTS {
                 let key = closed_key(connections, 64);
-                let p50 = median(server, &key, |r| Some(r.latency_us.p50));
-                let p99 = median(server, &key, |r| Some(r.latency_us.p99));
+                let p50 = server.median(&key, |r| Some(r.latency_us.p50));
+                let p99 = server.median(&key, |r| Some(r.latency_us.p99));
                 row.push(match (p50, p99) {
                     (Some(p50), Some(p99)) => format!("{} / {}", micros(p50), micros(p99)),
                     _ => "—".into(),
@@ -290,10 +279,10 @@ fn queueing(out: &mut String, r: &Results, connections: usize) {
         ],
         r.servers.iter().map(|server| {
             let get = |f: fn(&RunReport) -> Option<f64>| {
-                median(server, &key, f).map_or("—".into(), micros)
+                server.median(&key, f).map_or("—".into(), micros)
             };
-            let fewest = median(server, &key, |r| r.per_connection.map(|p| p.min));
-            let most = median(server, &key, |r| r.per_connection.map(|p| p.max));
+            let fewest = server.median(&key, |r| r.per_connection.map(|p| p.min));
+            let most = server.median(&key, |r| r.per_connection.map(|p| p.max));
             vec![
                 format!("`{}`", server.name),
                 get(|r| {
@@ -320,7 +309,7 @@ fn cpu(r: &Results) -> String {
         .servers
         .iter()
         .find(|s| s.name == "minimal-epoll")
-        .and_then(|s| median(s, &key, |r| r.server.map(|c| c.cpu_us_per_msg)));
+        .and_then(|s| s.median(&key, |r| r.server.map(|c| c.cpu_us_per_msg)));
     let _ = writeln!(
         out,
         "What one message costs the server, at 100 connections, 64 B, closed loop \
@@ -359,7 +348,7 @@ fn cpu(r: &Results) -> String {
                 ),
             ];
             if let Some(reference) = reference {
-                let ratio = median(server, &key, per_msg).map(|v| v / reference);
+                let ratio = server.median(&key, per_msg).map(|v| v / reference);
                 row.insert(2, ratio.map_or("—".into(), |v| format!("{v:.2}×")));
             }
             row
@@ -430,7 +419,9 @@ fn bulk(r: &Results) -> String {
         ],
         bulk_rows(r).iter().map(|server| {
             let latency = |f: fn(&RunReport) -> f64| {
-                median(server, BULK, |r| Some(f(r))).map_or("—".into(), micros)
+                server
+                    .median(BULK, |r| Some(f(r)))
+                    .map_or("—".into(), micros)
             };
             vec![
                 format!("`{}`", server.name),
@@ -547,7 +538,7 @@ fn open_loop(r: &Results) -> String {
         ],
         r.servers.iter().map(|server| {
             let get = |f: fn(&RunReport) -> Option<f64>| {
-                median(server, OPEN, f).map_or("—".into(), micros)
+                server.median(OPEN, f).map_or("—".into(), micros)
             };
             vec![
                 format!("`{}`", server.name),
@@ -586,16 +577,16 @@ fn generator(r: &Results) -> String {
         ],
         r.servers.iter().map(|server| {
             let rate = |r: &RunReport| Some(r.msgs_per_sec);
-            let ours = median(server, &key, rate);
-            let theirs = median(server, THREADED_GENERATOR, rate);
+            let ours = server.median(&key, rate);
+            let theirs = server.median(THREADED_GENERATOR, rate);
             let gen_switches = |k: &str| {
-                median(server, k, |r| {
-                    r.generator_cpu.map(|c| c.context_switches_per_msg)
-                })
-                .map_or("—".into(), |v| format!("{v:.2}"))
+                server
+                    .median(k, |r| r.generator_cpu.map(|c| c.context_switches_per_msg))
+                    .map_or("—".into(), |v| format!("{v:.2}"))
             };
             let gen_cpu = |k: &str| {
-                median(server, k, |r| r.generator_cpu.map(|c| c.cpu_us_per_msg))
+                server
+                    .median(k, |r| r.generator_cpu.map(|c| c.cpu_us_per_msg))
                     .map_or("—".into(), |v| format!("{v:.2} µs"))
             };
             vec![
@@ -675,8 +666,8 @@ fn find<'a>(r: &'a Results, prefix: &str) -> Option<&'a ServerResults> {
 fn targets(r: &Results) -> String {
     let mut out = String::new();
     let key = reference_key();
-    let cpu = |s: &ServerResults| median(s, &key, |r| r.server.map(|c| c.cpu_us_per_msg));
-    let rate = |s: &ServerResults| median(s, &key, |r| Some(r.msgs_per_sec));
+    let cpu = |s: &ServerResults| s.median(&key, |r| r.server.map(|c| c.cpu_us_per_msg));
+    let rate = |s: &ServerResults| s.median(&key, |r| Some(r.msgs_per_sec));
     let verdict = |ok: bool| if ok { "met" } else { "not met" };
     let epoll = find(r, "ch03");
     let tokio = find(r, "ch04");
@@ -783,7 +774,7 @@ fn targets(r: &Results) -> String {
         .iter()
         .filter_map(|s| {
             let ours = rate(s)?;
-            let theirs = median(s, THREADED_GENERATOR, |r| Some(r.msgs_per_sec))?;
+            let theirs = s.median(THREADED_GENERATOR, |r| Some(r.msgs_per_sec))?;
             Some((s, ours / theirs))
         })
         .map(|(s, ratio)| format!("`{}` {ratio:.2}×", s.name))
@@ -798,7 +789,7 @@ fn targets(r: &Results) -> String {
         let all_met = r.servers.iter().all(|s| {
             match (
                 rate(s),
-                median(s, THREADED_GENERATOR, |r| Some(r.msgs_per_sec)),
+                s.median(THREADED_GENERATOR, |r| Some(r.msgs_per_sec)),
             ) {
                 (Some(a), Some(b)) => a >= b,
                 _ => true,

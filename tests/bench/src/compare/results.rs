@@ -85,6 +85,15 @@ impl ServerResults {
     pub fn had_errors(&self, key: &str) -> bool {
         self.reports(key).iter().any(|r| r.errors > 0)
     }
+
+    /// The median of `metric` over the repeats of one workload; `None` if
+    /// any repeat had errors (a figure from a failed run means nothing).
+    pub fn median(&self, key: &str, metric: impl Fn(&RunReport) -> Option<f64>) -> Option<f64> {
+        if self.had_errors(key) {
+            return None;
+        }
+        self.spread(key, metric).map(|s| s.median)
+    }
 }
 
 /// The server holding many idle connections.

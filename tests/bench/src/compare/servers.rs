@@ -104,7 +104,7 @@ pub fn discover(
         });
     }
     let reference = bin_dir.join("minimal-epoll-echo");
-    if cfg!(target_os = "linux") && reference.exists() {
+    if reference.exists() {
         servers.push(ServerSpec {
             name: "minimal-epoll".into(),
             description: "reference: the least an epoll echo server can do".into(),

@@ -1,7 +1,7 @@
 //! What spinning costs, and what sleeping instead costs (Linux: reads
 //! /proc).
 //!
-//!     cargo run --release -p ch02-nonblocking-echo --example cost
+//!     cargo run --release -p ch02-nonblocking-echo --example ch02-cost
 //!
 //! For each `--idle-sleep` setting, starts the server, opens idle
 //! connections, reads the server's CPU time (utime + stime in
@@ -10,20 +10,19 @@
 //! after a random pause of up to 20 ms each (so each message finds a server
 //! that has had time to go to sleep).
 //!
-//!     cargo run --release -p ch02-nonblocking-echo --example cost -- --connect ADDR [--paused]
+//!     cargo run --release -p ch02-nonblocking-echo --example ch02-cost -- --connect ADDR [--paused]
 //!
 //! runs only the fixed workload (idle connections held open, round trips on
 //! one more, back to back or paused) against a server that is already
 //! running, e.g. under strace.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
+use echo_conformance::net::{open_idle, time_round_trips};
 use echo_conformance::{Server, binary};
 
 #[derive(Debug, Parser)]
@@ -63,7 +62,8 @@ const SLEEPS: [Option<&str>; 5] = [
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(addr) = &args.connect {
-        let _idle = open_idle(addr, args.idle_connections)?;
+        let _idle =
+            open_idle(addr.as_str(), args.idle_connections).context("opening idle connections")?;
         let (count, pause, how) = match args.paused {
             false => (args.round_trips, None, "back to back"),
             true => (args.paused_round_trips, Some(MAX_PAUSE), "after a pause"),
@@ -91,12 +91,13 @@ fn main() -> Result<()> {
         }
         let server = Server::start(command);
         let addr = server.addr().to_string();
-        let _idle = open_idle(&addr, args.idle_connections)?;
+        let _idle =
+            open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
 
-        let before = cpu_time(server.pid())?;
+        let before = server.cpu_time();
         let started = Instant::now();
         thread::sleep(Duration::from_secs(args.seconds));
-        let cpu = cpu_time(server.pid())? - before;
+        let cpu = server.cpu_time() - before;
         let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
 
         let busy = round_trips(&addr, args.round_trips, args.size, None)?;
@@ -116,54 +117,18 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Connections that each echo one byte (so the server has surely accepted
-/// them) and then say nothing.
-fn open_idle(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
-    (0..count)
-        .map(|_| {
-            let mut stream = TcpStream::connect(addr).context("connect")?;
-            stream.write_all(b"x").context("send")?;
-            stream.read_exact(&mut [0]).context("read the echo")?;
-            Ok(stream)
-        })
-        .collect()
-}
-
 /// The longest pause between two paused round trips.
 const MAX_PAUSE: Duration = Duration::from_millis(20);
 
-/// Times `count` round trips of `size` bytes, one after the other; with
-/// `pause`, waits a random time up to it before each. Random, so that the
-/// messages do not fall into step with the server's sleeps.
+/// Round trips of `size` bytes on a new connection, one at a time, after a
+/// random pause of up to `pause` each if given.
 fn round_trips(
     addr: &str,
     count: usize,
     size: usize,
     pause: Option<Duration>,
 ) -> Result<Vec<Duration>> {
-    let mut stream = TcpStream::connect(addr).context("connect")?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let message = vec![b'm'; size];
-    let mut echo = vec![0; size];
-    let mut latencies = Vec::with_capacity(count);
-    let mut random = 0x9E37_79B9_7F4A_7C15_u64;
-    for _ in 0..count {
-        if let Some(pause) = pause {
-            // xorshift: plenty random for spreading pauses.
-            random ^= random << 13;
-            random ^= random >> 7;
-            random ^= random << 17;
-            thread::sleep(pause.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64));
-        }
-        let sent = Instant::now();
-        stream.write_all(&message).context("send")?;
-        stream.read_exact(&mut echo).context("read the echo")?;
-        latencies.push(sent.elapsed());
-    }
-    if echo != message {
-        bail!("the echo differs from the message");
-    }
-    Ok(latencies)
+    time_round_trips(addr, count, size, pause).context("timing round trips")
 }
 
 fn percentiles(mut latencies: Vec<Duration>) -> [Duration; 3] {
@@ -184,32 +149,4 @@ fn summary(latencies: Vec<Duration>) -> String {
 
 fn micros(d: Duration) -> String {
     format!("{} µs", d.as_micros())
-}
-
-/// User plus system CPU time the process has used so far.
-fn cpu_time(pid: u32) -> Result<Duration> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is field 3, utime 14, stime 15 (proc(5)).
-    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let mut next = || -> Result<u64> {
-        let field = fields.next().context("stat too short")?;
-        Ok(field.parse()?)
-    };
-    let ticks = next()? + next()?;
-    Ok(Duration::from_secs_f64(ticks as f64 / ticks_per_second()))
-}
-
-#[cfg(unix)]
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
-}
-
-/// Only Linux has /proc, so `cpu_time` fails before this is reached.
-#[cfg(not(unix))]
-fn ticks_per_second() -> f64 {
-    100.0
 }

@@ -1,7 +1,7 @@
 //! What `stream.read(&mut buf).await` does, written out by hand: a future,
 //! its `poll`, and the waker the reactor calls. Run it with
 //!
-//!     cargo run -q -p ch04-async-echo --example poll_by_hand
+//!     cargo run -q -p ch04-async-echo --example ch04-poll-by-hand
 //!
 //! and it prints each poll and each wake-up as they happen.
 

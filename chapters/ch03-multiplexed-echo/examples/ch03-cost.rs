@@ -1,6 +1,6 @@
 //! What each backend costs (Linux: reads /proc).
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example cost
+//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost
 //!
 //! For each `--backend`, starts the server, opens idle connections and reads
 //! the server's CPU time (utime + stime in /proc/PID/stat) before and after
@@ -10,19 +10,18 @@
 //! the number of messages: poll(2)'s cost grows with the idle connections,
 //! epoll's does not.
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example cost -- --connect ADDR
+//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost -- --connect ADDR
 //!
 //! runs only the fixed workload (idle connections held open, round trips on
 //! one more) against a server that is already running, e.g. under strace.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use echo_conformance::net::{open_idle, time_round_trips};
 use echo_conformance::{Server, binary};
 
 #[derive(Debug, Parser)]
@@ -56,7 +55,8 @@ const BACKENDS: [&str; 3] = ["poll", "epoll-level", "epoll-edge"];
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(addr) = &args.connect {
-        let _idle = open_idle(addr, args.idle_connections)?;
+        let _idle =
+            open_idle(addr.as_str(), args.idle_connections).context("opening idle connections")?;
         let elapsed = round_trips(addr, args.round_trips, args.size)?;
         println!(
             "{} round trips of {} bytes with {} idle connections open: {:.1} µs each",
@@ -82,16 +82,20 @@ fn main() -> Result<()> {
         command.args(["--quiet", "--backend", backend]);
         let server = Server::start(command);
         let addr = server.addr().to_string();
-        let mut idle = open_idle(&addr, args.idle_connections)?;
+        let mut idle =
+            open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
 
-        let before = cpu_time(server.pid())?;
+        let before = server.cpu_time();
         let started = Instant::now();
         thread::sleep(Duration::from_secs(args.seconds));
-        let cpu = cpu_time(server.pid())? - before;
+        let cpu = server.cpu_time() - before;
         let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
 
         let (few_cpu, few_trip) = per_message(&server, &addr, &args)?;
-        idle.extend(open_idle(&addr, args.many_idle - args.idle_connections)?);
+        idle.extend(
+            open_idle(server.addr(), args.many_idle - args.idle_connections)
+                .context("opening idle connections")?,
+        );
         let (many_cpu, many_trip) = per_message(&server, &addr, &args)?;
         println!(
             "| `{backend}` | {:.1}% of a core | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |",
@@ -108,54 +112,17 @@ fn main() -> Result<()> {
 /// Server CPU time and wall-clock time per round trip.
 fn per_message(server: &Server, addr: &str, args: &Args) -> Result<(Duration, Duration)> {
     let count = args.measured_round_trips as u32;
-    let before = cpu_time(server.pid())?;
+    let before = server.cpu_time();
     let elapsed = round_trips(addr, args.measured_round_trips, args.size)?;
-    let cpu = cpu_time(server.pid())? - before;
+    let cpu = server.cpu_time() - before;
     Ok((cpu / count, elapsed / count))
-}
-
-/// Connections that each echo one byte (so the server has surely accepted
-/// them) and then say nothing.
-fn open_idle(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
-    (0..count)
-        .map(|_| {
-            let mut stream = TcpStream::connect(addr).context("connect")?;
-            stream.write_all(b"x").context("send")?;
-            stream.read_exact(&mut [0]).context("read the echo")?;
-            Ok(stream)
-        })
-        .collect()
 }
 
 /// `count` round trips of `size` bytes on a new connection, one after the
 /// other; returns the time they took.
 fn round_trips(addr: &str, count: usize, size: usize) -> Result<Duration> {
-    let mut stream = TcpStream::connect(addr).context("connect")?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let message = vec![b'm'; size];
-    let mut echo = vec![0; size];
-    let started = Instant::now();
-    for _ in 0..count {
-        stream.write_all(&message).context("send")?;
-        stream.read_exact(&mut echo).context("read the echo")?;
-    }
-    Ok(started.elapsed())
-}
-
-/// utime + stime of `pid`, from /proc/PID/stat.
-fn cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("read /proc")?;
-    // Fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("parse /proc/PID/stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    // SAFETY: sysconf only reads a system constant.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+    let times = time_round_trips(addr, count, size, None).context("timing round trips")?;
+    Ok(times.iter().sum())
 }
 
 fn micros(duration: Duration) -> f64 {
