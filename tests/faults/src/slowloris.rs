@@ -199,8 +199,10 @@ fn clients_over_the_cap_wait(subject: &Subject, fault: Fault, in_order: bool) {
     if !in_order {
         // Whoever is served first, every waiting client is served as the
         // slots free.
-        let mut waiting: Vec<(TcpStream, &[u8])> =
-            queued.into_iter().map(|stream| (stream, &b"queued"[..])).collect();
+        let mut waiting: Vec<(TcpStream, &[u8])> = queued
+            .into_iter()
+            .map(|stream| (stream, &b"queued"[..]))
+            .collect();
         waiting.insert(0, (fifth, b"fifth"));
         let mut order = Vec::new();
         while !waiting.is_empty() {

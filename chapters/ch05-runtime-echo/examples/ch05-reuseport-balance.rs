@@ -1,6 +1,6 @@
 //! Step 7: what `SO_REUSEPORT` does with connections. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example reuseport_balance
+//!     cargo run -q -p ch05-runtime-echo --example ch05-reuseport-balance
 //!
 //! It binds N listeners to one loopback port, as `--threads N` does, makes
 //! 10,000 connections to that port, and counts how many each listener got.

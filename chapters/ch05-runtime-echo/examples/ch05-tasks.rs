@@ -1,6 +1,6 @@
 //! Step 2: the executor. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example tasks
+//!     cargo run -q -p ch05-runtime-echo --example ch05-tasks
 //!
 //! Three tasks take turns on one thread; each yields (wakes itself and
 //! returns `Pending`) between steps, so the run queue interleaves them.

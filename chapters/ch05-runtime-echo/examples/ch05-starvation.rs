@@ -1,6 +1,6 @@
 //! The cooperative budget. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example starvation
+//!     cargo run -q -p ch05-runtime-echo --example ch05-starvation
 //!
 //! Task A reads, one byte at a time, a socket holding 64 KiB; task B only
 //! wants to print. Without a budget, B waits until A has read everything.

@@ -1,6 +1,6 @@
 //! Steps 3 and 5: a socket read through the reactor. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example readiness
+//!     cargo run -q -p ch05-runtime-echo --example ch05-readiness
 //!
 //! or under `strace -f -e trace=epoll_ctl,epoll_pwait,recvfrom,sendto` to
 //! see the system calls between the lines it prints.

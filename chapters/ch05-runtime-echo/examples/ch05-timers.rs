@@ -1,6 +1,6 @@
 //! Step 4: timers. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example timers
+//!     cargo run -q -p ch05-runtime-echo --example ch05-timers
 //!
 //! A sleep, a timeout that fires and one that does not, and a million
 //! sleeps cancelled before they fire.

@@ -1,6 +1,6 @@
 //! What an idle connection costs, in bytes of future. Run it with
 //!
-//!     cargo run -q --release -p ch05-runtime-echo --example future_sizes
+//!     cargo run -q --release -p ch05-runtime-echo --example ch05-future-sizes
 //!
 //! Every local that lives across an `.await` is stored in the future, and
 //! the future of a connection is what its task keeps on the heap for as long

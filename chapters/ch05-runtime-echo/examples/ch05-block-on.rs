@@ -1,6 +1,6 @@
 //! Step 1: `block_on`, and the waker that unparks a thread. Run it with
 //!
-//!     cargo run -q -p ch05-runtime-echo --example block_on
+//!     cargo run -q -p ch05-runtime-echo --example ch05-block-on
 //!
 //! A future that another thread completes is run twice: once with the
 //! waker `std::task::Wake` builds, once with the same waker built by hand.
