@@ -48,6 +48,11 @@ pub const CHAPTERS: &[Chapter] = &[
         server: "ch04-async-echo",
         client: "ch04-async-client",
     },
+    Chapter {
+        package: "ch06-uring-echo",
+        server: "ch06-uring-echo",
+        client: "ch06-uring-client",
+    },
 ];
 
 /// Generates one `#[test]` per server scenario, each against a fresh server
