@@ -127,6 +127,8 @@ pub struct Stats {
     pub buffers_in_ring: Option<u16>,
     /// Turns on which the completion queue had overflowed.
     pub overflows: u64,
+    /// Completions the kernel dropped (it should never need to).
+    pub lost_completions: u32,
     pub counters: Counters,
 }
 
@@ -310,7 +312,7 @@ impl EventLoop {
     }
     // ANCHOR_END: turn
 
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&mut self) -> Stats {
         let (mut receives, mut sends) = (0, 0);
         for conn in self.connections.values() {
             receives += usize::from(conn.in_flight.recv);
@@ -324,6 +326,7 @@ impl EventLoop {
             sends_in_flight: sends,
             buffers_in_ring: self.buf_ring.as_ref().map(BufRing::available),
             overflows: self.queue.ring.overflows_seen(),
+            lost_completions: self.queue.ring.lost_completions(),
             counters: self.counters,
         }
     }

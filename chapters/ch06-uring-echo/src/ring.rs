@@ -93,6 +93,12 @@ impl Ring {
         self.overflows_seen
     }
 
+    /// Completions the kernel had to drop: none while it can hold the
+    /// overflow (`IORING_FEAT_NODROP`, 5.5), unless it ran out of memory.
+    pub fn lost_completions(&mut self) -> u32 {
+        self.uring.completion().overflow()
+    }
+
     // ANCHOR: push
     /// Queues one submission. It reaches the kernel at the next
     /// [`Ring::submit_and_wait`], together with every other one queued
