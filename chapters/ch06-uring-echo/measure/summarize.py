@@ -5,8 +5,10 @@ CSV of the 100-connection run; NAME-ROUND-c100.json and NAME-ROUND-c1000.json,
 echo-bench's reports.)"""
 
 import csv
+import datetime
 import glob
 import json
+import os
 import statistics
 import sys
 
@@ -35,7 +37,10 @@ def main():
         syscalls, enters, waits, cpu, rate100, rate1000 = [], [], [], [], [], []
         for path in sorted(glob.glob(f"{out}/{name}-*-c100.json")):
             round_ = path[len(f"{out}/{name}-"):-len("-c100.json")]
-            report = json.load(open(path))
+            try:
+                report = json.load(open(path))
+            except ValueError:
+                continue  # the generator failed before reporting
             if report["errors"]:
                 continue
             messages = report["messages"]
@@ -47,7 +52,10 @@ def main():
             cpu.append(report["server"]["cpu_us_per_msg"])
             rate100.append(report["msgs_per_sec"])
         for path in sorted(glob.glob(f"{out}/{name}-*-c1000.json")):
-            report = json.load(open(path))
+            try:
+                report = json.load(open(path))
+            except ValueError:
+                continue
             if not report["errors"]:
                 rate1000.append(report["msgs_per_sec"])
         rows.append((name, syscalls, enters, waits, cpu, rate100, rate1000))
@@ -62,7 +70,25 @@ def main():
         print(f"| `{name}` | {cell(syscalls, two)} | {cell(enters, two)} | {cell(waits, two)} | "
               f"{cell(cpu, one)} µs | {cell(rate100, thousands)} | {cell(rate1000, thousands)} |")
     runs = max((len(r[1]) for r in rows), default=0)
-    print(f"\n{runs} run(s) per cell: median (lowest–highest).")
+    others = []
+    for path in glob.glob(f"{out}/*.json"):
+        try:
+            value = json.load(open(path)).get("others_cpu_percent")
+        except ValueError:
+            continue
+        if value is not None:
+            others.append(value)
+    kernel = open("/proc/sys/kernel/osrelease").read().strip()
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), "unknown CPU")
+    print(f"\n{runs} run(s) per cell: median (lowest–highest). Measured on "
+          f"{datetime.date.today()} on a {os.cpu_count()}-core {model}, Linux {kernel}; "
+          f"server pinned to CPU 0, generator to CPU 1.", end="")
+    if others:
+        print(f" Other processes on the machine used a median of {statistics.median(others):.0f}% "
+              f"of a core during the measured windows (at most {max(others):.0f}%).")
+    else:
+        print()
 
 
 main()

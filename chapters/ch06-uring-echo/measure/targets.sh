@@ -35,12 +35,15 @@ declare -A servers=(
 )
 
 # Starts server $1 pinned to CPU 0; sets $server (pid) and $addr.
+starts=0
 start() {
+  starts=$((starts + 1))
+  local first_line="$out/listening-$starts" # a new file: no stale address
   taskset -c 0 ${servers[$1]} --quiet --max-connections 20000 --listen 127.0.0.1:0 \
-    > "$out/listening" &
+    > "$first_line" &
   server=$!
   for _ in $(seq 200); do
-    addr=$(sed -n 's/^listening on //p' "$out/listening")
+    addr=$(sed -n 's/^listening on //p' "$first_line" 2>/dev/null || true)
     [ -n "$addr" ] && return
     sleep 0.05
   done
@@ -66,10 +69,10 @@ for round in $(seq "$ROUNDS"); do
       -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_epoll_pwait \
       -- bash -c "$(declare -f bench); addr=$addr server=$server; \
                   bench --connections 100 --messages $MESSAGES" \
-      > "$out/$name-$round-c100.json"
+      > "$out/$name-$round-c100.json" || true # a failed run is left out of the table
     stop
     start "$name"
-    bench --connections 1000 --duration "$DURATION" --warmup 1 > "$out/$name-$round-c1000.json"
+    bench --connections 1000 --duration "$DURATION" --warmup 1 > "$out/$name-$round-c1000.json" || true
     stop
   done
 done

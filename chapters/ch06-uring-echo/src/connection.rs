@@ -204,10 +204,6 @@ impl Connection {
         self.eof && !self.has_pending() && !self.in_flight.recv
     }
 
-    pub fn is_starved(&self) -> bool {
-        matches!(self.received, Received::Ring { starved: true, .. })
-    }
-
     pub fn set_starved(&mut self, value: bool) {
         if let Received::Ring { starved, .. } = &mut self.received {
             *starved = value;
@@ -264,7 +260,6 @@ impl Connection {
     /// The address of the bytes a send from `source` reads.
     pub fn send_ptr(&self, source: Source, ring: Option<&BufRing>) -> Option<*const u8> {
         match (source, &self.received, ring) {
-            // SAFETY of the pointer arithmetic: `offset <= filled <= len`.
             (Source::Own(offset), Received::Own { buf, .. }, _) if offset <= buf.len() => {
                 // SAFETY: `offset` is inside the allocation (checked).
                 Some(unsafe { buf.as_ptr().add(offset) })

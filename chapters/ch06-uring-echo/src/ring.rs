@@ -57,8 +57,8 @@ impl Ring {
                 let idle = u32::try_from(sqpoll.idle.as_millis()).unwrap_or(u32::MAX);
                 builder.setup_sqpoll(idle.max(1));
                 // A server confined to one CPU (`taskset -c N`) keeps its
-                // polling thread there too: otherwise the kernel lets the
-                // thread run on any CPU, and "one core" would be two.
+                // polling thread there too, whatever the kernel's default
+                // placement: "one core" must not become two.
                 if let Some(cpu) = setup::only_allowed_cpu() {
                     builder.setup_sqpoll_cpu(cpu);
                 }
