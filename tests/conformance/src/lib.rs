@@ -108,6 +108,11 @@ pub const CHAPTERS: &[Chapter] = &[
         server: "ch05-runtime-echo",
         client: "ch05-runtime-client",
     },
+    Chapter {
+        package: "ch06-uring-echo",
+        server: "ch06-uring-echo",
+        client: "ch06-uring-client",
+    },
 ];
 
 /// Generates one `#[test]` per server scenario, each against a fresh server

@@ -220,6 +220,26 @@ pub const TABLE: &[Entry] = &[
             ..ALL_SURVIVE
         },
     },
+    // io_uring: one operation at a time into each connection's own buffer
+    // (the default is multishot receive into a shared buffer ring).
+    Entry {
+        package: "ch06-uring-echo",
+        args: &["--step", "single"],
+        row: ALL_SURVIVE,
+    },
+    // Sockets in the ring's registered file table.
+    Entry {
+        package: "ch06-uring-echo",
+        args: &["--fixed-files"],
+        row: ALL_SURVIVE,
+    },
+    // A kernel thread polls the submission queue; its CPU time counts in
+    // the out-of-descriptors fault like the server's own.
+    Entry {
+        package: "ch06-uring-echo",
+        args: &["--sqpoll"],
+        row: ALL_SURVIVE,
+    },
 ];
 
 /// The row for `package` run with `args`; every requirement if the table

@@ -20,6 +20,16 @@ pub const PYTHON_SERVER: &str = "chapters/ch04-async-echo/asyncio/echo_server.py
 /// every chapter's server so that none refuses connections we make.
 pub const MAX_CONNECTIONS: &str = "20000";
 
+/// Variants of a chapter's server measured beside it: the package, the
+/// suffix of the variant's name, its extra flags, and what it is.
+const VARIANTS: &[(&str, &str, &[&str], &str)] = &[(
+    "ch06-uring-echo",
+    "-sqpoll",
+    &["--sqpoll"],
+    "chapter 6 with --sqpoll: a kernel thread polls the submission queue \
+     (a thread of the server: its CPU time is the server's)",
+)];
+
 /// A server to compare, and how to start it.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
@@ -39,6 +49,7 @@ fn describe(package: &str) -> String {
         Some("ch03") => "chapter 3: an epoll event loop",
         Some("ch04") => "chapter 4: tokio",
         Some("ch05") => "chapter 5: our own runtime",
+        Some("ch06") => "chapter 6: io_uring completions, multishot receive into a buffer ring",
         _ => "",
     };
     if what.is_empty() {
@@ -96,12 +107,26 @@ pub fn discover(
             ));
             continue;
         }
+        let name = chapter.package.trim_end_matches("-echo");
         servers.push(ServerSpec {
-            name: chapter.package.trim_end_matches("-echo").to_string(),
+            name: name.to_string(),
             description: describe(chapter.package),
-            program,
+            program: program.clone(),
             args: chapter_args(),
         });
+        for (_, suffix, flags, description) in VARIANTS
+            .iter()
+            .filter(|(package, ..)| *package == chapter.package)
+        {
+            let mut args = chapter_args();
+            args.extend(flags.iter().map(|flag| flag.to_string()));
+            servers.push(ServerSpec {
+                name: format!("{name}{suffix}"),
+                description: description.to_string(),
+                program: program.clone(),
+                args,
+            });
+        }
     }
     let reference = bin_dir.join("minimal-epoll-echo");
     if reference.exists() {
