@@ -42,8 +42,29 @@ pub fn run(subject: &Subject, expect: Expect) {
     let mut server = Server::start(command);
 
     let clients: Vec<TcpStream> = (0..CLIENTS).map(|_| server.connect()).collect();
-    // The first client was accepted before the descriptors ran out.
-    exchange(&clients[0], b"first");
+    if let Expect::Limitation(Limitation::BacklogPerThread, _) = expect {
+        // Some client is served while the descriptors run out, not
+        // necessarily the first.
+        for client in &clients {
+            crate::net::send_all(client, b"first");
+        }
+        let all: Vec<&TcpStream> = clients.iter().collect();
+        let served = crate::net::first_readable(&all);
+        let mut echoed = [0; 5];
+        std::io::Read::read_exact(&mut &clients[served], &mut echoed).expect("reading the echo");
+        assert_eq!(&echoed, b"first");
+        report(
+            subject,
+            FAULT,
+            format_args!(
+                "the first client served was client {} of {CLIENTS}",
+                served + 1
+            ),
+        );
+    } else {
+        // The first client was accepted before the descriptors ran out.
+        exchange(&clients[0], b"first");
+    }
     eventually("the server holds all the descriptors it may", || {
         server.assert_running();
         server.open_fds() as u64 >= FD_LIMIT - 2
@@ -66,6 +87,11 @@ pub fn run(subject: &Subject, expect: Expect) {
         Expect::Limitation(Limitation::BusyPolls, _) => assert!(
             saturated.runnable > SPINNING_RUNNABLE,
             "expected the busy-polling loop to spin, but: {saturated}"
+        ),
+        // The order clients are served in is the limitation; spinning is not.
+        Expect::Limitation(Limitation::BacklogPerThread, _) => assert!(
+            saturated.cpu.fraction() < IDLE_CPU,
+            "the server spins while out of descriptors: {saturated}"
         ),
         Expect::Limitation(other, _) => no_assertion_for(FAULT, other),
     }
