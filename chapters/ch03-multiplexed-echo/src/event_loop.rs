@@ -9,10 +9,10 @@
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use echo_common::{ACCEPTS_PER_PASS, Log, ServerArgs};
+use echo_common::{ACCEPTS_PER_PASS, Settings};
 
 use crate::connections::Connections;
 use crate::listener::Listener;
@@ -27,28 +27,6 @@ const SIGNALS: Token = 1;
 /// One read's worth, shared by every connection: a connection copies bytes
 /// out of it only when the client is not reading fast enough.
 const SCRATCH_SIZE: usize = 64 * 1024;
-
-/// The flags the loop obeys.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
-    pub grace: Duration,
-    pub log: Log,
-}
-
-impl From<&ServerArgs> for Settings {
-    fn from(args: &ServerArgs) -> Settings {
-        Settings {
-            idle_timeout: args.idle_timeout,
-            // Lossless: usize is at least 32 bits on Linux, the only system
-            // this book supports.
-            max_connections: args.max_connections as usize,
-            grace: args.grace,
-            log: Log::new(args.quiet),
-        }
-    }
-}
 
 /// Where the server is in its life: the one place the shutdown lives.
 enum State {

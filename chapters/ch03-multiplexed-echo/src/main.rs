@@ -8,10 +8,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use echo_common::ServerArgs;
 
-use ch03_multiplexed_echo::event_loop::{self, Settings};
+use ch03_multiplexed_echo::event_loop;
 use ch03_multiplexed_echo::poller::epoll::{EpollPoller, Trigger};
 use ch03_multiplexed_echo::poller::poll::PollPoller;
 use ch03_multiplexed_echo::signals::Signals;
+use echo_common::Settings;
 
 /// A TCP echo server on one thread: poll(2) or epoll(7) tells it which
 /// sockets are ready. Ctrl-C or SIGTERM shuts it down gracefully; a second

@@ -5,27 +5,7 @@
 //! Three tasks take turns on one thread; each yields (wakes itself and
 //! returns `Pending`) between steps, so the run queue interleaves them.
 
-use std::future::poll_fn;
-use std::task::Poll;
-
-use ch05_runtime_echo::runtime::{Runtime, spawn};
-
-// ANCHOR: yield_now
-/// Returns `Pending` once, having woken its own task first: the task goes
-/// to the back of the run queue, and the others get a turn.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
-}
-// ANCHOR_END: yield_now
+use ch05_runtime_echo::runtime::{Runtime, spawn, yield_now};
 
 // ANCHOR: main
 fn main() -> std::io::Result<()> {

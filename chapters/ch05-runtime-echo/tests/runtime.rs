@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use ch05_runtime_echo::runtime::net::{TcpListener, TcpStream};
-use ch05_runtime_echo::runtime::{Aborted, Runtime, sleep, spawn, timeout};
+use ch05_runtime_echo::runtime::{Aborted, Runtime, sleep, spawn, timeout, yield_now};
 use echo_conformance::process::{DEADLINE, eventually};
 
 /// A connected pair of plain std sockets on loopback.
@@ -27,20 +27,6 @@ fn socket_pair() -> (net::TcpStream, net::TcpStream) {
     let client = net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
     (server, client)
-}
-
-/// Gives the other tasks (and the reactor) one turn.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
 }
 
 /// A future that counts its polls, returns `Pending` until `ready_after`

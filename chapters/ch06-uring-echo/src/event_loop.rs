@@ -21,7 +21,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echo_common::{Log, ServerArgs};
+use echo_common::Settings;
 use io_uring::{cqueue, opcode, squeue, types};
 
 use crate::buf::KernelCell;
@@ -36,26 +36,6 @@ use crate::user_data::{Op, UserData};
 /// in use at once (one per message on its way back), and a 64-byte message
 /// needs no more; a 1 MiB message simply takes many.
 pub const RING_BUFFER_SIZE: u32 = 4096;
-
-/// The flags the loop obeys.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
-    pub grace: Duration,
-    pub log: Log,
-}
-
-impl From<&ServerArgs> for Settings {
-    fn from(args: &ServerArgs) -> Settings {
-        Settings {
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections as usize,
-            grace: args.grace,
-            log: Log::new(args.quiet),
-        }
-    }
-}
 
 /// Everything that shapes the server: the step, the ring, the flags.
 #[derive(Debug, Clone, Copy)]

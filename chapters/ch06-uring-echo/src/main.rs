@@ -76,9 +76,10 @@ fn main() -> ExitCode {
 fn serve(args: &Args) -> anyhow::Result<()> {
     use anyhow::Context;
     use ch06_uring_echo::connection::Step;
-    use ch06_uring_echo::event_loop::{EventLoop, Options, Settings};
+    use ch06_uring_echo::event_loop::{EventLoop, Options};
     use ch06_uring_echo::ring::{RingConfig, SqPoll};
     use ch06_uring_echo::signals::SignalFd;
+    use echo_common::Settings;
 
     let listener = echo_common::bind(&args.server.listen)?;
     // Before anything else can start a thread, and before the address is

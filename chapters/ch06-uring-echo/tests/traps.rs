@@ -17,9 +17,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ch06_uring_echo::connection::{MAX_HELD_BUFFERS, Step};
-use ch06_uring_echo::event_loop::{EventLoop, Options, RING_BUFFER_SIZE, Settings};
+use ch06_uring_echo::event_loop::{EventLoop, Options, RING_BUFFER_SIZE};
 use ch06_uring_echo::ring::RingConfig;
 use echo_common::Log;
+use echo_common::Settings;
 use echo_conformance::pattern;
 use echo_conformance::process::DEADLINE;
 use socket2::SockRef;

@@ -67,6 +67,29 @@ pub struct ServerArgs {
     pub grace: Duration,
 }
 
+/// What a server obeys, from its [`ServerArgs`]: the limits every chapter
+/// enforces, in the types its loop uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub grace: Duration,
+    pub log: Log,
+}
+
+impl From<&ServerArgs> for Settings {
+    fn from(args: &ServerArgs) -> Settings {
+        Settings {
+            idle_timeout: args.idle_timeout,
+            // Lossless: usize is at least 32 bits on Linux, the only system
+            // this book supports.
+            max_connections: args.max_connections as usize,
+            grace: args.grace,
+            log: Log::new(args.quiet),
+        }
+    }
+}
+
 /// Parses a number of seconds such as `300` or `0.5`.
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text

@@ -208,17 +208,11 @@ fn clients_over_the_cap_wait(subject: &Subject, fault: Fault, in_order: bool) {
         while !waiting.is_empty() {
             let streams: Vec<&TcpStream> = waiting.iter().map(|(stream, _)| stream).collect();
             let (stream, sent) = waiting.remove(crate::net::first_readable(&streams));
-            let mut echoed = vec![0; sent.len()];
-            (&stream)
-                .read_exact(&mut echoed)
-                .expect("a waiting client is served");
-            assert_eq!(echoed, sent);
+            finish(&stream, sent, "a waiting client is served");
             order.push(sent == b"fifth");
             if order.len() == 1 {
                 served.clear(); // free the other slots as well
             }
-            stream.shutdown(Shutdown::Write).expect("half-close");
-            read_until_closed(&stream);
         }
         server.assert_running();
         report(
@@ -249,13 +243,7 @@ fn clients_over_the_cap_wait(subject: &Subject, fault: Fault, in_order: bool) {
     drop(served);
     drop(fifth);
     for stream in &queued {
-        let mut echoed = [0; 6];
-        (&*stream)
-            .read_exact(&mut echoed)
-            .expect("a queued client is served");
-        assert_eq!(&echoed, b"queued");
-        stream.shutdown(Shutdown::Write).expect("half-close");
-        read_until_closed(stream);
+        finish(stream, b"queued", "a queued client is served");
     }
     server.assert_running();
     report(
@@ -271,4 +259,14 @@ fn clients_over_the_cap_wait(subject: &Subject, fault: Fault, in_order: bool) {
             waited.as_secs_f64() * 1000.0
         ),
     );
+}
+
+/// Reads the echo of `sent` (failing with `what` if it does not come),
+/// then half-closes and reads until the server closes too.
+fn finish(mut stream: &TcpStream, sent: &[u8], what: &str) {
+    let mut echoed = vec![0; sent.len()];
+    stream.read_exact(&mut echoed).expect(what);
+    assert_eq!(echoed, sent);
+    stream.shutdown(Shutdown::Write).expect("half-close");
+    read_until_closed(stream);
 }

@@ -322,6 +322,23 @@ where
     Core::current().executor.spawn(future)
 }
 
+// ANCHOR: yield_now
+/// Returns `Pending` once, having woken its own task first: the task goes
+/// to the back of the run queue, and the others get a turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+// ANCHOR_END: yield_now
+
 // ANCHOR: join_handle
 /// Awaits a task's output.
 pub struct JoinHandle<T> {

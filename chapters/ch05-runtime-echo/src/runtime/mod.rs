@@ -31,7 +31,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::Waker;
 
-pub use executor::{Aborted, JoinHandle, spawn};
+pub use executor::{Aborted, JoinHandle, spawn, yield_now};
 pub use select::{Either, Race, race};
 pub use timer::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};
 

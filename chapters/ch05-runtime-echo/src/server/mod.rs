@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use echo_common::{AcceptError, Log, ServerArgs};
+use echo_common::{AcceptError, ServerArgs, Settings};
 
 use crate::runtime::net::{TcpListener, TcpStream};
 use crate::runtime::signal::Signals;
@@ -31,29 +31,9 @@ use connections::{Connections, Permit};
 /// fail at once, at 100% CPU.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// The flags the server obeys.
-#[derive(Debug, Clone, Copy)]
-pub struct Config {
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
-    pub grace: Duration,
-    pub log: Log,
-}
-
-impl From<&ServerArgs> for Config {
-    fn from(args: &ServerArgs) -> Config {
-        Config {
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections as usize,
-            grace: args.grace,
-            log: Log::new(args.quiet),
-        }
-    }
-}
-
 /// What every runtime of one server shares.
 struct Shared {
-    config: Config,
+    settings: Settings,
     connections: Arc<Connections>,
     /// Set by the first signal: stop accepting.
     stop_accepting: Latch,
@@ -93,7 +73,7 @@ async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAd
             Ok((stream, peer)) => return (stream, peer, shared.connections.acquire().await),
             Err(err) => {
                 shared
-                    .config
+                    .settings
                     .log
                     .server(format_args!("accept failed: {err}"));
                 if AcceptError::classify(&err) == AcceptError::BackOff {
@@ -106,11 +86,11 @@ async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAd
 
 /// One connection's task, from accept to close.
 async fn connection(stream: TcpStream, peer: SocketAddr, permit: Permit, shared: Arc<Shared>) {
-    let log = shared.config.log;
+    let log = shared.settings.log;
     log.opened(peer);
     let echo = race(
         shared.close_now.wait(),
-        echo::echo(&stream, shared.config.idle_timeout),
+        echo::echo(&stream, shared.settings.idle_timeout),
     );
     let result = match echo.await {
         Either::Left(()) => Err(io::Error::other("closed at the end of the grace period")),
@@ -127,7 +107,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, permit: Permit, shared:
 /// The first SIGINT or SIGTERM stops every runtime accepting; a second one
 /// ends the process at once.
 async fn on_signals(mut signals: Signals, shared: Arc<Shared>) -> io::Result<()> {
-    let log = shared.config.log;
+    let log = shared.settings.log;
     if signals.recv().await? > 1 {
         // Two signals arrived before we could handle the first.
         echo_common::exit_on_second_signal(log);
@@ -135,7 +115,7 @@ async fn on_signals(mut signals: Signals, shared: Arc<Shared>) -> io::Result<()>
     log.server(format_args!(
         "shutting down: no new connections; {} open connection(s) get {:?} to finish",
         shared.connections.open(),
-        shared.config.grace
+        shared.settings.grace
     ));
     shared.stop_accepting.set();
     signals.recv().await?;
@@ -145,18 +125,18 @@ async fn on_signals(mut signals: Signals, shared: Arc<Shared>) -> io::Result<()>
 /// After the signal: gives the open connections the grace period, then
 /// closes what is left.
 async fn drain(shared: &Shared) {
-    let config = shared.config;
-    let grace_over = race(shared.connections.all_closed(), sleep(config.grace)).await;
+    let settings = shared.settings;
+    let grace_over = race(shared.connections.all_closed(), sleep(settings.grace)).await;
     if let Either::Right(()) = grace_over {
-        config.log.server(format_args!(
+        settings.log.server(format_args!(
             "grace period of {:?} over; closing {} connection(s)",
-            config.grace,
+            settings.grace,
             shared.connections.open()
         ));
         shared.close_now.set();
         shared.connections.all_closed().await;
     }
-    config.log.server("shut down");
+    settings.log.server("shut down");
 }
 // ANCHOR_END: shutdown
 
@@ -167,10 +147,10 @@ async fn drain(shared: &Shared) {
 /// `SO_REUSEPORT`, and the kernel spreads new connections over them.
 pub fn run(args: &ServerArgs, threads: usize) -> Result<()> {
     let listeners = bind(&args.listen, threads)?;
-    let config = Config::from(args);
+    let settings = Settings::from(args);
     let shared = Arc::new(Shared {
-        config,
-        connections: Connections::new(config.max_connections),
+        settings,
+        connections: Connections::new(settings.max_connections),
         stop_accepting: Latch::new(),
         close_now: Latch::new(),
     });
