@@ -50,6 +50,7 @@ impl From<&ServerArgs> for Settings {
     }
 }
 
+// ANCHOR: state
 /// Where the server is in its life: the one place the shutdown lives.
 enum State {
     /// Accepting new connections.
@@ -59,6 +60,7 @@ enum State {
     /// to represent, which never ends).
     ShuttingDown { grace_ends: Option<Instant> },
 }
+// ANCHOR_END: state
 
 impl State {
     fn listener(&self) -> Option<&Listener> {
@@ -212,6 +214,7 @@ impl<P: Poller> EventLoop<P> {
         Ok(())
     }
 
+    // ANCHOR: next_deadline
     /// The `wait` timeout: the nearest moment something must happen even if
     /// no socket becomes ready.
     fn next_deadline(&self) -> Option<Instant> {
@@ -229,6 +232,7 @@ impl<P: Poller> EventLoop<P> {
             .flatten()
             .min()
     }
+    // ANCHOR_END: next_deadline
 
     // ANCHOR: shutdown
     fn on_signal(&mut self) {

@@ -282,6 +282,7 @@ pub fn exit_on_second_signal(log: Log) -> ! {
     std::process::exit(i32::from(EXIT_SECOND_SIGNAL))
 }
 
+// ANCHOR: accept_error
 /// What an error from `accept` means for the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcceptError {
@@ -308,6 +309,7 @@ impl AcceptError {
 }
 
 const RESOURCE_ERRORS: [i32; 4] = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+// ANCHOR_END: accept_error
 
 #[cfg(test)]
 mod tests {
