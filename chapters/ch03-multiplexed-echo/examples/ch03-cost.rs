@@ -1,6 +1,12 @@
 //! What each backend costs (Linux: reads /proc).
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost
+//!     taskset -c 0 cargo run --release -p ch03-multiplexed-echo --example ch03-cost
+//!
+//! (`taskset -c 0` puts this program and the servers it starts on one core,
+//! so that every run places them the same way: unpinned, the scheduler
+//! sometimes puts client and server on one core and sometimes on two, and
+//! on a virtual machine the CPU per message differs three- to fourfold between
+//! the two.)
 //!
 //! For each `--backend`, starts the server, opens idle connections and reads
 //! the server's CPU time (utime + stime in /proc/PID/stat) before and after
