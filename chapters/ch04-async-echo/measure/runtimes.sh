@@ -17,9 +17,11 @@ declare -A servers=(
     [asyncio]="python3 chapters/ch04-async-echo/asyncio/echo_server.py --quiet"
     [minimal-epoll]="target/release/minimal-epoll-echo"
 )
-for name in minimal-epoll threads-1 threads-2 asyncio; do
+# Round after round, every server once per round: whatever else loads the
+# machine meanwhile falls on all of them alike, not on whichever ran then.
+for run in $(seq "$runs"); do
     for connections in 1 100; do
-        for run in $(seq "$runs"); do
+        for name in minimal-epoll threads-1 threads-2 asyncio; do
             # shellcheck disable=SC2086 # the server's command line, split
             start_server ${servers[$name]}
             target/release/echo-bench --connect "$server_addr" --connections "$connections" \
