@@ -8,7 +8,9 @@
 //! /proc/PID/stat) before and after a few seconds of nothing, then times
 //! round trips of small messages on one more connection: back to back, and
 //! after a random pause of up to 20 ms each (so each message finds a server
-//! that has had time to go to sleep).
+//! that has had time to go to sleep). Last, the same for the benchmark's
+//! minimal epoll server (tests/bench/src/bin/minimal-epoll-echo.rs), the
+//! reference measured in the same run.
 //!
 //!     cargo run --release -p ch02-nonblocking-echo --example ch02-cost -- --connect ADDR [--paused]
 //!
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use echo_conformance::net::{open_idle, time_round_trips};
-use echo_conformance::{Server, binary};
+use echo_conformance::{Server, binary, minimal_epoll_binary};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -89,31 +91,45 @@ fn main() -> Result<()> {
         if let Some(secs) = sleep {
             command.args(["--idle-sleep", secs]);
         }
-        let server = Server::start(command);
-        let addr = server.addr().to_string();
-        let _idle =
-            open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
-
-        let before = server.cpu_time();
-        let started = Instant::now();
-        thread::sleep(Duration::from_secs(args.seconds));
-        let cpu = server.cpu_time() - before;
-        let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
-
-        let busy = round_trips(&addr, args.round_trips, args.size, None)?;
-        let [busy_p50, busy_p99, _] = percentiles(busy);
-        let paused = round_trips(&addr, args.paused_round_trips, args.size, Some(MAX_PAUSE))?;
-        let [paused_p50, paused_p99, _] = percentiles(paused);
-        println!(
-            "| {} | {:.1}% of a core | {} | {} | {} | {} |",
-            sleep.map_or("(none)".to_string(), |s| format!("`{s}`")),
-            share * 100.0,
-            micros(busy_p50),
-            micros(busy_p99),
-            micros(paused_p50),
-            micros(paused_p99),
-        );
+        let label = sleep.map_or("(none)".to_string(), |s| format!("`{s}`"));
+        row(&label, command, &args)?;
     }
+    // The same workload against the benchmark's minimal epoll server, in
+    // the same run: what waiting in the kernel for readiness (chapter 3's
+    // model) gives, and the reference that carries over to another machine.
+    row(
+        "minimal epoll server (reference)",
+        Command::new(minimal_epoll_binary()),
+        &args,
+    )
+}
+
+/// Starts the server, measures its idle CPU and the two kinds of round
+/// trips, and prints one row of the table.
+fn row(label: &str, command: Command, args: &Args) -> Result<()> {
+    let server = Server::start(command);
+    let addr = server.addr().to_string();
+    let _idle =
+        open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
+
+    let before = server.cpu_time();
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(args.seconds));
+    let cpu = server.cpu_time() - before;
+    let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
+
+    let busy = round_trips(&addr, args.round_trips, args.size, None)?;
+    let [busy_p50, busy_p99, _] = percentiles(busy);
+    let paused = round_trips(&addr, args.paused_round_trips, args.size, Some(MAX_PAUSE))?;
+    let [paused_p50, paused_p99, _] = percentiles(paused);
+    println!(
+        "| {label} | {:.1}% of a core | {} | {} | {} | {} |",
+        share * 100.0,
+        micros(busy_p50),
+        micros(busy_p99),
+        micros(paused_p50),
+        micros(paused_p99),
+    );
     Ok(())
 }
 

@@ -1,6 +1,12 @@
 //! What each backend costs (Linux: reads /proc).
 //!
-//!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost
+//!     taskset -c 0 cargo run --release -p ch03-multiplexed-echo --example ch03-cost
+//!
+//! (`taskset -c 0` puts this program and the servers it starts on one core,
+//! so that every run places them the same way: unpinned, the scheduler
+//! sometimes puts client and server on one core and sometimes on two, and
+//! on a virtual machine the CPU per message differs three- to fourfold between
+//! the two.)
 //!
 //! For each `--backend`, starts the server, opens idle connections and reads
 //! the server's CPU time (utime + stime in /proc/PID/stat) before and after
@@ -8,7 +14,10 @@
 //! times round trips of small messages on one more connection, with 10 and
 //! with 1,000 idle connections open, and divides the server's CPU time by
 //! the number of messages: poll(2)'s cost grows with the idle connections,
-//! epoll's does not.
+//! epoll's does not. The minimal epoll server of the benchmark
+//! (tests/bench/src/bin/minimal-epoll-echo.rs) goes first, as the reference
+//! for the ratios, which carry over to another machine where the absolute
+//! figures do not.
 //!
 //!     cargo run --release -p ch03-multiplexed-echo --example ch03-cost -- --connect ADDR
 //!
@@ -22,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use echo_conformance::net::{open_idle, time_round_trips};
-use echo_conformance::{Server, binary};
+use echo_conformance::{Server, binary, minimal_epoll_binary};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -69,44 +78,82 @@ fn main() -> Result<()> {
     }
 
     println!(
-        "| `--backend` | server CPU, {} idle connections | server CPU per message, {} idle | {} idle | round trip, {} idle | {} idle |",
+        "| server | server CPU, {} idle connections | server CPU per message, {} idle | × minimal-epoll | {} idle | × minimal-epoll | round trip, {} idle | {} idle |",
         args.idle_connections,
         args.idle_connections,
         args.many_idle,
         args.idle_connections,
         args.many_idle
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    // The reference first, in the same run: the ratios to it are what
+    // carries over to another machine.
+    let reference = measure(Command::new(minimal_epoll_binary()), &args)?;
+    reference.print("minimal-epoll (reference)", &reference);
     for backend in BACKENDS {
         let mut command = Command::new(binary("ch03-multiplexed-echo"));
         command.args(["--quiet", "--backend", backend]);
-        let server = Server::start(command);
-        let addr = server.addr().to_string();
-        let mut idle =
-            open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
-
-        let before = server.cpu_time();
-        let started = Instant::now();
-        thread::sleep(Duration::from_secs(args.seconds));
-        let cpu = server.cpu_time() - before;
-        let share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
-
-        let (few_cpu, few_trip) = per_message(&server, &addr, &args)?;
-        idle.extend(
-            open_idle(server.addr(), args.many_idle - args.idle_connections)
-                .context("opening idle connections")?,
-        );
-        let (many_cpu, many_trip) = per_message(&server, &addr, &args)?;
-        println!(
-            "| `{backend}` | {:.1}% of a core | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |",
-            share * 100.0,
-            micros(few_cpu),
-            micros(many_cpu),
-            micros(few_trip),
-            micros(many_trip),
-        );
+        measure(command, &args)?.print(&format!("`--backend {backend}`"), &reference);
     }
     Ok(())
+}
+
+/// One server's figures.
+struct Figures {
+    idle_share: f64,
+    few: (Duration, Duration),
+    many: (Duration, Duration),
+}
+
+impl Figures {
+    fn print(&self, name: &str, reference: &Figures) {
+        // /proc counts CPU in 10 ms ticks: a run too short to see any
+        // gives no ratio, rather than a division by zero.
+        let ratio = |ours: Duration, theirs: Duration| {
+            if theirs.is_zero() {
+                "–".to_string()
+            } else {
+                format!("{:.2}×", ours.as_secs_f64() / theirs.as_secs_f64())
+            }
+        };
+        println!(
+            "| {name} | {:.1}% of a core | {:.1} µs | {} | {:.1} µs | {} | {:.1} µs | {:.1} µs |",
+            self.idle_share * 100.0,
+            micros(self.few.0),
+            ratio(self.few.0, reference.few.0),
+            micros(self.many.0),
+            ratio(self.many.0, reference.many.0),
+            micros(self.few.1),
+            micros(self.many.1),
+        );
+    }
+}
+
+/// Idle CPU, then CPU per message and round trip with few and with many
+/// idle connections open.
+fn measure(command: Command, args: &Args) -> Result<Figures> {
+    let server = Server::start(command);
+    let addr = server.addr().to_string();
+    let mut idle =
+        open_idle(server.addr(), args.idle_connections).context("opening idle connections")?;
+
+    let before = server.cpu_time();
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(args.seconds));
+    let cpu = server.cpu_time() - before;
+    let idle_share = cpu.as_secs_f64() / started.elapsed().as_secs_f64();
+
+    let few = per_message(&server, &addr, args)?;
+    idle.extend(
+        open_idle(server.addr(), args.many_idle - args.idle_connections)
+            .context("opening idle connections")?,
+    );
+    let many = per_message(&server, &addr, args)?;
+    Ok(Figures {
+        idle_share,
+        few,
+        many,
+    })
 }
 
 /// Server CPU time and wall-clock time per round trip.

@@ -81,6 +81,7 @@ impl<S> Connection<S> {
         self.last_active
     }
 
+    // ANCHOR: ready
     /// Takes in what the kernel said about the socket. Only ever adds to
     /// the beliefs: an event that does not mention a direction says
     /// nothing about it.
@@ -88,6 +89,7 @@ impl<S> Connection<S> {
         self.readable |= event.readable;
         self.writable |= event.writable;
     }
+    // ANCHOR_END: ready
 
     // ANCHOR: interest
     /// What to wait for. Writability only while bytes are pending: an idle
@@ -112,6 +114,7 @@ impl<S> Connection<S> {
     }
 }
 
+// ANCHOR: registration
 impl<S: AsFd> Connection<S> {
     /// Starts watching the socket, for what a new connection wants.
     pub fn register(&mut self, poller: &mut impl Poller, token: Token) -> io::Result<()> {
@@ -142,6 +145,7 @@ impl<S: AsFd> Connection<S> {
         poller.remove(self.stream.as_fd())
     }
 }
+// ANCHOR_END: registration
 
 impl<S: AsFd> AsFd for Connection<S> {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {

@@ -13,6 +13,7 @@ use crate::idle::IdleTimers;
 use crate::poller::{Poller, Token};
 use crate::slots::Slots;
 
+// ANCHOR: tokens
 /// Connection slot `n` is token `n + FIRST_TOKEN`: the tokens below are the
 /// loop's own (the listener, the signal pipe). Finding a connection from an
 /// event is then an index, not a search.
@@ -51,6 +52,7 @@ impl Connections {
     pub fn get_mut(&mut self, token: Token) -> Option<&mut Connection<TcpStream>> {
         self.slots.get_mut(token.checked_sub(FIRST_TOKEN)?)
     }
+    // ANCHOR_END: tokens
 
     /// Every connection, with its token.
     pub fn iter(&self) -> impl Iterator<Item = (Token, &Connection<TcpStream>)> {
@@ -59,6 +61,7 @@ impl Connections {
             .map(|(slot, conn)| (slot + FIRST_TOKEN, conn))
     }
 
+    // ANCHOR: open_close
     /// Takes a freshly accepted client: non-blocking, watched, timed.
     pub fn open(
         &mut self,
@@ -97,6 +100,7 @@ impl Connections {
             self.log.closed(conn.peer(), &result);
         }
     }
+    // ANCHOR_END: open_close
 
     // ANCHOR: idle
     /// Closes every connection on which no byte has moved for the whole

@@ -28,6 +28,7 @@ const SIGNALS: Token = 1;
 /// out of it only when the client is not reading fast enough.
 const SCRATCH_SIZE: usize = 64 * 1024;
 
+// ANCHOR: state
 /// Where the server is in its life: the one place the shutdown lives.
 enum State {
     /// Accepting new connections.
@@ -37,6 +38,7 @@ enum State {
     /// to represent, which never ends).
     ShuttingDown { grace_ends: Option<Instant> },
 }
+// ANCHOR_END: state
 
 impl State {
     fn listener(&self) -> Option<&Listener> {
@@ -190,6 +192,7 @@ impl<P: Poller> EventLoop<P> {
         Ok(())
     }
 
+    // ANCHOR: next_deadline
     /// The `wait` timeout: the nearest moment something must happen even if
     /// no socket becomes ready.
     fn next_deadline(&self) -> Option<Instant> {
@@ -207,6 +210,7 @@ impl<P: Poller> EventLoop<P> {
             .flatten()
             .min()
     }
+    // ANCHOR_END: next_deadline
 
     // ANCHOR: shutdown
     fn on_signal(&mut self) {

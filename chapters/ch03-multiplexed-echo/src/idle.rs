@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+// ANCHOR: timers
 pub struct IdleTimers {
     timeout: Duration,
     /// (deadline, slot, connection id), earliest first.
@@ -63,6 +64,7 @@ impl IdleTimers {
         expired
     }
 }
+// ANCHOR_END: timers
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! number can be its token: the kernel hands the token back with each
 //! event, and finding the connection is an index, not a search.
 
+// ANCHOR: slots
 pub struct Slots<T> {
     entries: Vec<Option<T>>,
     free: Vec<usize>,
@@ -52,6 +53,7 @@ impl<T> Slots<T> {
         self.len -= 1;
         Some(value)
     }
+    // ANCHOR_END: slots
 
     pub fn get(&self, slot: usize) -> Option<&T> {
         self.entries.get(slot)?.as_ref()

@@ -42,9 +42,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             # write() never waits: it sends what the kernel takes now and
             # keeps the rest in the transport's buffer.
             writer.write(data)
-            # Wait until that buffer is below its high-water mark. Without
-            # this line a client that never reads makes the buffer, and our
-            # memory, grow without bound.
+            # Returns at once unless the buffer has grown above its
+            # high-water mark (64 KiB by default), which pauses writing;
+            # then waits until it is down to the low-water mark (a quarter
+            # of that). Without this line a client that never reads makes
+            # the buffer, and our memory, grow without bound.
             await writer.drain()
             echoed += len(data)
     except OSError as err:  # reset, broken pipe: this connection only

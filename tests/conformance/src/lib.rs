@@ -70,7 +70,7 @@ pub mod procfs;
 pub mod scripted;
 pub mod server;
 
-pub use process::{ClientRun, Server, binary};
+pub use process::{ClientRun, Server, binary, minimal_epoll_binary};
 
 /// One chapter: its package and the names of its two binaries.
 #[derive(Debug, Clone, Copy)]

@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 
 use crate::pattern;
 
+/// A `HOST:PORT` whose host does not resolve, and whose lookup never leaves
+/// this machine: its first label is longer than the 63 bytes DNS allows in
+/// one label, so no query can carry it. (`no.such.host.invalid` would not
+/// resolve either, but only after asking the name server.)
+pub const UNRESOLVABLE: &str =
+    "a-label-longer-than-the-63-bytes-that-dns-allows-so-no-query-can-carry-it.invalid:80";
+
 /// Sends `data` and reads back exactly as many bytes, which must be `data`.
 pub fn exchange(mut stream: &TcpStream, data: &[u8]) {
     stream.write_all(data).expect("sending");

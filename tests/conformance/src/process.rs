@@ -373,21 +373,40 @@ pub fn wait_with_deadline(child: Child) -> ClientRun {
 /// on its own.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: Once = Once::new();
-    // The test executable lives in target/<profile>/deps; binaries one up.
+    let packages: Vec<&str> = crate::CHAPTERS.iter().map(|c| c.package).collect();
+    built(name, &BUILT, &packages)
+}
+
+/// The benchmark's reference server, `minimal-epoll-echo` (the least an
+/// epoll echo server can do, `tests/bench/src/bin/minimal-epoll-echo.rs`),
+/// built once per process like [`binary`]. The measuring examples run it
+/// beside a chapter's server, so that their figures come with a ratio to a
+/// reference measured in the same run, which carries over to another
+/// machine where the absolute figures do not.
+pub fn minimal_epoll_binary() -> PathBuf {
+    static BUILT: Once = Once::new();
+    built("minimal-epoll-echo", &BUILT, &["echo-bench"])
+}
+
+/// `target/<profile>/NAME`, after `cargo build --bins` of `packages` (once
+/// per `once`), in the profile the calling executable was built with.
+fn built(name: &str, once: &Once, packages: &[&str]) -> PathBuf {
+    // The test executable lives in target/<profile>/deps (an example in
+    // target/<profile>/examples); binaries one up.
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    BUILT.call_once(|| {
+    once.call_once(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--bins", "--quiet"]);
         if dir.file_name() == Some(OsStr::new("release")) {
             build.arg("--release");
         }
-        for chapter in crate::CHAPTERS {
-            build.args(["--package", chapter.package]);
+        for package in packages {
+            build.args(["--package", package]);
         }
         let status = build.status().expect("cannot run cargo");
-        assert!(status.success(), "building the chapters' binaries failed");
+        assert!(status.success(), "building {packages:?} failed");
     });
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} does not exist", path.display());

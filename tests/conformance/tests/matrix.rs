@@ -50,7 +50,7 @@ fn every_server_reports_bad_listen_addresses_in_one_line() {
         for bad in [
             "not-an-address",
             "127.0.0.1:99999",
-            "no.such.host.invalid:80",
+            echo_conformance::net::UNRESOLVABLE,
         ] {
             let output = Command::new(binary(chapter.server))
                 .args(["--listen", bad])

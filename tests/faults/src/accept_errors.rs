@@ -158,6 +158,7 @@ fn dead_connections_in_the_queue(subject: &Subject, fault: Fault) {
     let holder = server.connect();
     exchange(&holder, b"holding the only slot");
 
+    // ANCHOR: dead_in_queue
     for _ in 0..DEAD_IN_QUEUE {
         let doomed = server.connect();
         let mut writer = &doomed;
@@ -167,6 +168,7 @@ fn dead_connections_in_the_queue(subject: &Subject, fault: Fault) {
             .expect("SO_LINGER");
         drop(doomed); // RST while still in the accept queue
     }
+    // ANCHOR_END: dead_in_queue
     let mut healthy = server.connect();
     drop(holder);
     let freed = Instant::now();

@@ -43,6 +43,7 @@ pub fn run(subject: &Subject, expect: Expect) {
     for stream in senders.iter().chain([&bystander]) {
         exchange(stream, b"warm-up");
     }
+    // ANCHOR: measure
     let rss_before = server.rss_bytes();
 
     let start = Instant::now();
@@ -81,6 +82,7 @@ pub fn run(subject: &Subject, expect: Expect) {
         taken as f64 / MIB,
         RSS_GROWTH_LIMIT as f64 / MIB
     );
+    // ANCHOR_END: measure
 
     let draining = Instant::now();
     thread::scope(|scope| {

@@ -45,7 +45,7 @@ pub fn run(subject: &Subject, expect: Expect) {
         "not-an-address",
         "127.0.0.1",
         "127.0.0.1:99999",
-        "no.such.host.invalid:80",
+        echo_conformance::net::UNRESOLVABLE,
     ] {
         let run = run_binary(Command::new(binary(subject.chapter.client)).args(["--connect", bad]));
         assert_failed_with_one_line(&run, &format!("{} --connect {bad}", subject.chapter.client));

@@ -34,6 +34,7 @@ pub const SPINNING_RUNNABLE: f64 = 0.5;
 
 pub fn run(subject: &Subject, expect: Expect) {
     const FAULT: Fault = Fault::Emfile;
+    // ANCHOR: saturate
     let mut command = subject.server();
     // Quiet: a server that logs every failed accept while spinning would
     // write megabytes a second.
@@ -95,6 +96,7 @@ pub fn run(subject: &Subject, expect: Expect) {
         ),
         Expect::Limitation(other, _) => no_assertion_for(FAULT, other),
     }
+    // ANCHOR_END: saturate
 
     drop(clients);
     let released = Instant::now();

@@ -79,6 +79,7 @@ pub fn fill_until_blocked(stream: &TcpStream, cap: usize) -> usize {
     sent
 }
 
+// ANCHOR: send_until_stalled
 /// Writes stream `seed` without reading until a write makes no progress
 /// for `stall` (the server stopped draining us), `cap` bytes are out, or
 /// the server ends the connection. Returns the bytes sent and, if the
@@ -119,6 +120,7 @@ pub fn send_until_stalled(
         .expect("set_write_timeout");
     (sent, closed)
 }
+// ANCHOR_END: send_until_stalled
 
 /// Writes stream `seed` from `from` up to `to`.
 pub fn send_pattern(mut stream: &TcpStream, seed: u64, from: usize, to: usize) -> io::Result<()> {

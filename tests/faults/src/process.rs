@@ -16,6 +16,7 @@ fn state(server: &Server) -> char {
         .unwrap_or_else(|e| panic!("reading the server's run state: {e}"))
 }
 
+// ANCHOR: busyness
 /// How busy the server is over `window`: its CPU share, and how often its
 /// (main) thread was found runnable, state `R` in `/proc/PID/stat`, in
 /// samples taken every 5 ms. A loop that never sleeps is runnable all the
@@ -42,6 +43,7 @@ pub fn busyness(server: &Server, window: Duration) -> Busyness {
         runnable: f64::from(runnable) / f64::from(samples.max(1)),
     }
 }
+// ANCHOR_END: busyness
 
 /// See [`busyness`].
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +103,7 @@ pub fn as_nobody(command: &mut Command) {
     command.uid(65_534).gid(65_534);
 }
 
+// ANCHOR: stop_resume
 /// Sends SIGSTOP and waits until the server is stopped (state `T`):
 /// a SIGCONT sent before the stop took effect would cancel it, and the
 /// stop would never happen.
@@ -118,3 +121,4 @@ pub fn resume(server: &Server) {
     server.signal(libc::SIGCONT);
     echo_conformance::process::eventually("server continued by SIGCONT", || state(server) != 'T');
 }
+// ANCHOR_END: stop_resume

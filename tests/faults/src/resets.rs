@@ -44,6 +44,7 @@ pub fn run(subject: &Subject, expect: Expect) {
     }
     let (fds_before, threads_before) = (server.open_fds(), server.threads());
 
+    // ANCHOR: reset
     let resetters: Vec<TcpStream> = (0..RESETTERS).map(|_| server.connect()).collect();
     let mut filled = 0;
     for stream in &resetters {
@@ -72,6 +73,7 @@ pub fn run(subject: &Subject, expect: Expect) {
         },
     );
     let settled = reset_at.elapsed();
+    // ANCHOR_END: reset
     eventually("the server's threads back to their count before", || {
         server.threads() <= threads_before
     });

@@ -77,6 +77,7 @@ fn graceful(subject: &Subject, fault: Fault, signal: i32, name: &str) {
     let lingering = server.connect();
     exchange(&lingering, b"I will not leave");
 
+    // ANCHOR: graceful
     let signalled = Instant::now();
     server.signal(signal);
     let refused_after = wait_until_refused(server.addr(), signalled, name);
@@ -98,6 +99,7 @@ fn graceful(subject: &Subject, fault: Fault, signal: i32, name: &str) {
         finished, MESSAGE as u64,
         "the echo in flight at {name} was cut short"
     );
+    // ANCHOR_END: graceful
     let echo_done_after = signalled.elapsed();
 
     let ending = read_until_closed(&lingering);

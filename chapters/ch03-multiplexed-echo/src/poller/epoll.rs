@@ -13,6 +13,7 @@ use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 
 use super::{Event, Interest, Poller, Token};
 
+// ANCHOR: new
 /// At most this many events per `epoll_wait`; more ready sources are simply
 /// returned by the next call.
 const MAX_EVENTS: usize = 1024;
@@ -43,6 +44,7 @@ impl EpollPoller {
             ready: Vec::with_capacity(MAX_EVENTS),
         })
     }
+    // ANCHOR_END: new
 
     // ANCHOR: flags
     /// What to ask epoll for. Level-triggered asks for exactly what the

@@ -220,7 +220,45 @@ fn throughput(r: &Results) -> String {
             }),
         );
     }
+    throughput_ratios(&mut out, r);
     out
+}
+
+/// Each server's messages per second as a multiple of the minimal epoll
+/// server's, same workload, same run: the figure that carries over to
+/// another machine, where the absolute rates differ two to four times.
+fn throughput_ratios(out: &mut String, r: &Results) {
+    let Some(reference) = r.servers.iter().find(|s| s.name == "minimal-epoll") else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "The same, 64 B, as a multiple of `minimal-epoll`'s messages per second in this run (medians):\n"
+    );
+    let header = connection_header("server");
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(
+        out,
+        &header,
+        r.servers.iter().map(|server| {
+            let mut row = vec![format!("`{}`", server.name)];
+            for connections in CONNECTION_COUNTS {
+                let key = closed_key(connections, 64);
+                let rate = |s: &ServerResults| {
+                    if s.had_errors(&key) {
+                        None
+                    } else {
+                        s.median(&key, |r| Some(r.msgs_per_sec))
+                    }
+                };
+                row.push(match (rate(server), rate(reference)) {
+                    (Some(ours), Some(theirs)) if theirs > 0.0 => format!("{:.2}×", ours / theirs),
+                    _ => "—".into(),
+                });
+            }
+            row
+        }),
+    );
 }
 
 fn latency(r: &Results) -> String {
