@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use echo_bench::report::RunReport;
-use echo_bench::{LoadConfig, compare, load, system, threaded};
+use echo_bench::{LoadConfig, compare, epoll_load, load, system, threaded};
 use echo_common::{DEFAULT_ADDR, parse_secs};
 
 /// A load generator for echo servers: every echoed byte is checked, latency
@@ -66,14 +66,21 @@ struct LoadArgs {
     rate: Option<f64>,
 
     /// Worker threads of the generator's tokio runtime (1 runs everything
-    /// on one thread)
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    threads: u32,
+    /// on one thread) [default: one per CPU this process may run on, so 1
+    /// under `taskset -c 1`]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 
     /// Use a blocking thread per connection instead of tokio: the baseline
     /// the event-driven generator is measured against (closed loop only)
     #[arg(long)]
     threads_per_connection: bool,
+
+    /// Use the minimal one-thread epoll generator instead of tokio: the
+    /// yardstick this generator is measured against (closed loop only;
+    /// checks every echo, measures no latency)
+    #[arg(long, conflicts_with = "threads_per_connection")]
+    minimal_epoll: bool,
 
     /// Give up on an echo after this long (counted as an error)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
@@ -128,11 +135,19 @@ fn run_load(args: &LoadArgs) -> Result<()> {
         timeout: args.timeout,
         server_pid: args.server_pid,
     };
-    let report = if args.threads_per_connection {
+    let report = if args.minimal_epoll {
+        let outcome = epoll_load::run(&config)?;
+        RunReport::new(&config, "minimal-epoll", 1, &outcome)
+    } else if args.threads_per_connection {
         let outcome = threaded::run(&config)?;
         RunReport::new(&config, "thread-per-connection", 0, &outcome)
     } else {
-        let threads = args.threads as usize;
+        // Two workers on one CPU would only take turns on it, and pay
+        // for handing tasks to each other.
+        let threads = args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            |threads| threads as usize,
+        );
         let progress = std::io::stderr().is_terminal();
         let outcome = load::run(&config, threads, progress)?;
         RunReport::new(&config, "tokio", threads, &outcome)

@@ -14,7 +14,7 @@ use crate::stats::{LatencySummary, MIB, Spread, per_second};
 /// Everything one run measured. `compare` reads these back as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    /// `"tokio"` or `"thread-per-connection"`.
+    /// `"tokio"`, `"thread-per-connection"` or `"minimal-epoll"`.
     pub generator: String,
     /// Worker threads of the tokio generator (1: a single-threaded runtime).
     pub threads: usize,
@@ -183,6 +183,7 @@ impl RunReport {
             )
         };
         match &self.service_us {
+            None if self.latency_us.count == 0 => row("latency", "not measured".into()),
             None => row("latency", latency(&self.latency_us)),
             Some(service) => {
                 row("latency (intended)", latency(&self.latency_us));

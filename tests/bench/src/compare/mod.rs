@@ -50,9 +50,10 @@ pub struct CompareArgs {
     #[arg(long)]
     pub pin: bool,
 
-    /// Worker threads of the generator's tokio runtime
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub threads: usize,
+    /// Worker threads of the generator's tokio runtime [default: one per
+    /// CPU the generator may run on: 1 with --pin]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
 
     /// Rate of the open-loop workload (100 connections, 64 B), messages/s
     #[arg(long, value_name = "MSGS_PER_SEC", default_value_t = 10_000.0)]
@@ -101,7 +102,19 @@ pub struct Workload {
     pub connections: usize,
     pub size: usize,
     pub rate: Option<f64>,
-    pub threads_per_connection: bool,
+    pub generator: Generator,
+}
+
+/// Which of `echo-bench`'s generators runs a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// The event-driven one (tokio), which every table but the
+    /// generator's own uses.
+    Tokio,
+    /// `--threads-per-connection`: the obvious way to write one.
+    ThreadPerConnection,
+    /// `--minimal-epoll`: the least a generator can do, the yardstick.
+    MinimalEpoll,
 }
 
 pub const CONNECTION_COUNTS: [usize; 4] = [1, 10, 100, 1000];
@@ -114,6 +127,12 @@ pub fn closed_key(connections: usize, size: usize) -> String {
 pub const BULK: &str = "bulk-c1-1MiB";
 pub const OPEN: &str = "open-c100-64B";
 pub const THREADED_GENERATOR: &str = "thread-per-connection-generator-c100-64B";
+/// The connection counts at which the generator is measured against the
+/// minimal epoll generator.
+pub const YARDSTICK_CONNECTIONS: [usize; 2] = [100, 1000];
+pub fn yardstick_key(connections: usize) -> String {
+    format!("minimal-epoll-generator-c{connections}-64B")
+}
 /// The workload the CPU-per-message, generator and placement comparisons
 /// use.
 pub fn reference_key() -> String {
@@ -129,7 +148,7 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
                 connections,
                 size,
                 rate: None,
-                threads_per_connection: false,
+                generator: Generator::Tokio,
             });
         }
     }
@@ -138,22 +157,31 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
         connections: 1,
         size: BULK_SIZE,
         rate: None,
-        threads_per_connection: false,
+        generator: Generator::Tokio,
     });
     all.push(Workload {
         key: OPEN.into(),
         connections: 100,
         size: 64,
         rate: Some(open_rate),
-        threads_per_connection: false,
+        generator: Generator::Tokio,
     });
     all.push(Workload {
         key: THREADED_GENERATOR.into(),
         connections: 100,
         size: 64,
         rate: None,
-        threads_per_connection: true,
+        generator: Generator::ThreadPerConnection,
     });
+    for connections in YARDSTICK_CONNECTIONS {
+        all.push(Workload {
+            key: yardstick_key(connections),
+            connections,
+            size: 64,
+            rate: None,
+            generator: Generator::MinimalEpoll,
+        });
+    }
     all
 }
 
@@ -344,7 +372,7 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 connections: STRACE_CONNECTIONS,
                 size: 64,
                 rate: None,
-                threads_per_connection: false,
+                generator: Generator::Tokio,
             };
             let counted =
                 RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
@@ -371,7 +399,7 @@ fn measure(args: &CompareArgs) -> Result<Results> {
             duration_secs: args.duration.as_secs_f64(),
             warmup_secs: args.warmup.as_secs_f64(),
             repeat: args.repeat,
-            generator_threads: args.threads,
+            generator_threads: generator_threads(args, main_placement),
             open_rate: args.open_rate,
             idle_connections,
             idle_secs: args.idle_duration.as_secs_f64(),
@@ -412,6 +440,15 @@ fn describe_placement(placement: Placement, cores: usize) -> String {
     }
 }
 
+/// The generator's tokio threads: as asked, or one per CPU it may run on.
+fn generator_threads(args: &CompareArgs, placement: Placement) -> usize {
+    match (args.threads, placement.generator_cpu) {
+        (Some(threads), _) => threads as usize,
+        (None, Some(_)) => 1,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
 fn bench_command(
     exe: &Path,
     server: &RunningServer,
@@ -427,14 +464,20 @@ fn bench_command(
         .args(["--size", &workload.size.to_string()])
         .args(["--duration", &args.duration.as_secs_f64().to_string()])
         .args(["--warmup", &args.warmup.as_secs_f64().to_string()])
-        .args(["--threads", &args.threads.to_string()])
+        .args(["--threads", &generator_threads(args, placement).to_string()])
         .args(["--server-pid", &server.pid().to_string()])
         .arg("--json");
     if let Some(rate) = workload.rate {
         command.args(["--rate", &rate.to_string()]);
     }
-    if workload.threads_per_connection {
-        command.arg("--threads-per-connection");
+    match workload.generator {
+        Generator::Tokio => {}
+        Generator::ThreadPerConnection => {
+            command.arg("--threads-per-connection");
+        }
+        Generator::MinimalEpoll => {
+            command.arg("--minimal-epoll");
+        }
     }
     if let Some(cpu) = placement.generator_cpu {
         system::pin(&mut command, cpu);

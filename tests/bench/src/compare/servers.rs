@@ -30,6 +30,22 @@ const VARIANTS: &[(&str, &str, &[&str], &str)] = &[(
      (a thread of the server: its CPU time is the server's)",
 )];
 
+/// The reference servers, measured beside the chapters: the name in the
+/// tables, the binary (built with echo-bench), and what it is.
+pub const REFERENCES: [(&str, &str, &str); 2] = [
+    (
+        "minimal-epoll",
+        "minimal-epoll-echo",
+        "reference: the least an epoll echo server can do",
+    ),
+    (
+        "tokio-echo",
+        "tokio-echo",
+        "reference: the least a tokio echo server can do (tokio's own example, \
+         never exiting on an accept error)",
+    ),
+];
+
 /// A server to compare, and how to start it.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
@@ -60,8 +76,8 @@ fn describe(package: &str) -> String {
 }
 
 /// Builds (unless `build` is false) and lists every server to compare:
-/// each chapter's, the minimal epoll reference, and the Python asyncio
-/// server when python3 runs. A chapter that does not build is left out
+/// each chapter's, the two references, and the Python asyncio server when
+/// python3 runs. A chapter that does not build is left out
 /// with a note, not fatal: chapters land one at a time.
 pub fn discover(
     root: &Path,
@@ -128,14 +144,21 @@ pub fn discover(
             });
         }
     }
-    let reference = bin_dir.join("minimal-epoll-echo");
-    if reference.exists() {
-        servers.push(ServerSpec {
-            name: "minimal-epoll".into(),
-            description: "reference: the least an epoll echo server can do".into(),
-            program: reference,
-            args: chapter_args(),
-        });
+    for (name, binary, description) in REFERENCES {
+        let program = bin_dir.join(binary);
+        if program.exists() {
+            servers.push(ServerSpec {
+                name: name.to_string(),
+                description: description.to_string(),
+                program,
+                args: chapter_args(),
+            });
+        } else {
+            notes.push(format!(
+                "{} is missing, so the reference {name} is not in these results.",
+                program.display()
+            ));
+        }
     }
     match python_server(root) {
         Ok(spec) => servers.push(spec),
