@@ -30,6 +30,10 @@ enum Command {
     /// is there) through the same workloads; write the book's tables,
     /// charts and raw JSON
     Compare(compare::CompareArgs),
+    /// What each of chapter 4's features costs per message: chapter 4 with
+    /// each turned off in turn, against the bare tokio echo, pinned; prints
+    /// the table of chapter 4's page
+    Ledger(compare::ledger::LedgerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Some(Command::Compare(args)) => compare::run(&args),
+            Some(Command::Ledger(args)) => compare::ledger::run(&args),
             None => run_load(&cli.load),
         }
     })

@@ -9,6 +9,7 @@
 
 mod charts;
 mod idle;
+pub mod ledger;
 mod markdown;
 pub mod results;
 pub mod servers;
@@ -305,7 +306,13 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 }
             };
             for workload in &workloads {
-                match run_workload(&exe, &mut server, workload, args, main_placement) {
+                match run_workload(
+                    &exe,
+                    &mut server,
+                    workload,
+                    Window::of(args, main_placement),
+                    main_placement,
+                ) {
                     Ok(report) => result
                         .runs
                         .entry(workload.key.clone())
@@ -327,8 +334,9 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                     .iter()
                     .find(|w| w.key == reference_key())
                     .context("the reference workload is in the list")?;
-                let run = RunningServer::start(spec, other.server_cpu)
-                    .and_then(|mut server| run_workload(&exe, &mut server, reference, args, other));
+                let run = RunningServer::start(spec, other.server_cpu).and_then(|mut server| {
+                    run_workload(&exe, &mut server, reference, Window::of(args, other), other)
+                });
                 match run {
                     Ok(report) => result
                         .other_placements
@@ -348,8 +356,16 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 .find(|w| w.key == BULK)
                 .context("the bulk workload is in the list")?;
             eprintln!("[round {round}/{}] minimal-epoll --nodelay", args.repeat);
-            let run = RunningServer::start(spec, main_placement.server_cpu)
-                .and_then(|mut server| run_workload(&exe, &mut server, bulk, args, main_placement));
+            let run =
+                RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
+                    run_workload(
+                        &exe,
+                        &mut server,
+                        bulk,
+                        Window::of(args, main_placement),
+                        main_placement,
+                    )
+                });
             match run {
                 Ok(report) => nodelay_bulk.push(report),
                 Err(e) => notes.push(format!("minimal-epoll --nodelay, bulk: {e:#}")),
@@ -376,7 +392,13 @@ fn measure(args: &CompareArgs) -> Result<Results> {
             };
             let counted =
                 RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
-                    let mut bench = bench_command(&exe, &server, &workload, args, main_placement);
+                    let mut bench = bench_command(
+                        &exe,
+                        &server,
+                        &workload,
+                        Window::of(args, main_placement),
+                        main_placement,
+                    );
                     bench.args(["--messages", &STRACE_MESSAGES.to_string()]);
                     strace::count(&mut server, bench)
                 });
@@ -399,7 +421,7 @@ fn measure(args: &CompareArgs) -> Result<Results> {
             duration_secs: args.duration.as_secs_f64(),
             warmup_secs: args.warmup.as_secs_f64(),
             repeat: args.repeat,
-            generator_threads: generator_threads(args, main_placement),
+            generator_threads: generator_threads(args.threads, main_placement),
             open_rate: args.open_rate,
             idle_connections,
             idle_secs: args.idle_duration.as_secs_f64(),
@@ -441,11 +463,30 @@ fn describe_placement(placement: Placement, cores: usize) -> String {
 }
 
 /// The generator's tokio threads: as asked, or one per CPU it may run on.
-fn generator_threads(args: &CompareArgs, placement: Placement) -> usize {
-    match (args.threads, placement.generator_cpu) {
+fn generator_threads(threads: Option<u32>, placement: Placement) -> usize {
+    match (threads, placement.generator_cpu) {
         (Some(threads), _) => threads as usize,
         (None, Some(_)) => 1,
         (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
+/// How long the generator measures, after how much warm-up, with how
+/// many tokio threads.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    duration: Duration,
+    warmup: Duration,
+    threads: usize,
+}
+
+impl Window {
+    fn of(args: &CompareArgs, placement: Placement) -> Window {
+        Window {
+            duration: args.duration,
+            warmup: args.warmup,
+            threads: generator_threads(args.threads, placement),
+        }
     }
 }
 
@@ -453,7 +494,7 @@ fn bench_command(
     exe: &Path,
     server: &RunningServer,
     workload: &Workload,
-    args: &CompareArgs,
+    window: Window,
     placement: Placement,
 ) -> Command {
     let mut command = Command::new(exe);
@@ -462,9 +503,9 @@ fn bench_command(
         .arg(server.addr.to_string())
         .args(["--connections", &workload.connections.to_string()])
         .args(["--size", &workload.size.to_string()])
-        .args(["--duration", &args.duration.as_secs_f64().to_string()])
-        .args(["--warmup", &args.warmup.as_secs_f64().to_string()])
-        .args(["--threads", &generator_threads(args, placement).to_string()])
+        .args(["--duration", &window.duration.as_secs_f64().to_string()])
+        .args(["--warmup", &window.warmup.as_secs_f64().to_string()])
+        .args(["--threads", &window.threads.to_string()])
         .args(["--server-pid", &server.pid().to_string()])
         .arg("--json");
     if let Some(rate) = workload.rate {
@@ -489,10 +530,10 @@ fn run_workload(
     exe: &Path,
     server: &mut RunningServer,
     workload: &Workload,
-    args: &CompareArgs,
+    window: Window,
     placement: Placement,
 ) -> Result<RunReport> {
-    let output = bench_command(exe, server, workload, args, placement)
+    let output = bench_command(exe, server, workload, window, placement)
         .output()
         .context("cannot run the generator")?;
     // The generator prints its JSON even when connections failed (and

@@ -167,7 +167,7 @@ pub fn discover(
     Ok(servers)
 }
 
-fn cargo_build(root: &Path, packages: &[&str]) -> Result<bool> {
+pub(crate) fn cargo_build(root: &Path, packages: &[&str]) -> Result<bool> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
