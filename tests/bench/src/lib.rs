@@ -14,7 +14,10 @@
 //! - [`procfs`] and [`system`]: what Linux tells about a process, and the
 //!   process limits and CPU placement the bench sets;
 //! - [`compare`]: every chapter's server under the same workloads, written
-//!   out as the book's tables and charts.
+//!   out as the book's tables and charts (and [`compare::ledger`], chapter
+//!   4's cost ledger);
+//! - [`soak`]: one server under a random mix of every fault at once, for
+//!   minutes, every byte checked.
 
 pub mod compare;
 pub mod deadline;
@@ -25,6 +28,7 @@ pub mod payload;
 pub mod procfs;
 pub mod report;
 pub mod schedule;
+pub mod soak;
 pub mod stats;
 pub mod system;
 pub mod threaded;

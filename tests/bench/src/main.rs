@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use echo_bench::report::RunReport;
-use echo_bench::{LoadConfig, compare, epoll_load, load, system, threaded};
+use echo_bench::{LoadConfig, compare, epoll_load, load, soak, system, threaded};
 use echo_common::{DEFAULT_ADDR, parse_secs};
 
 /// A load generator for echo servers: every echoed byte is checked, latency
@@ -34,6 +34,10 @@ enum Command {
     /// each turned off in turn, against the bare tokio echo, pinned; prints
     /// the table of chapter 4's page
     Ledger(compare::ledger::LedgerArgs),
+    /// One server (or every chapter's) under a random mix of every fault
+    /// at once, for a given time and seed: every byte checked, no leak
+    /// allowed; exits non-zero naming the seed on any failure
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Compare(args)) => compare::run(&args),
             Some(Command::Ledger(args)) => compare::ledger::run(&args),
+            Some(Command::Soak(args)) => soak::run(&args),
             None => run_load(&cli.load),
         }
     })

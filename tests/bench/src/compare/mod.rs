@@ -10,7 +10,7 @@
 mod charts;
 mod idle;
 pub mod ledger;
-mod markdown;
+pub(crate) mod markdown;
 pub mod results;
 pub mod servers;
 mod strace;

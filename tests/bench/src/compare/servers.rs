@@ -308,6 +308,37 @@ impl RunningServer {
         }
     }
 
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is
+        // our own child's, which has not been waited for yet.
+        if unsafe { libc::kill(self.child.id() as libc::pid_t, signal) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("kill");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for the server to exit by itself; `None` if it
+    /// is still running then.
+    pub fn wait_exit(&mut self, limit: Duration) -> Result<Option<std::process::ExitStatus>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("cannot wait for the server")?
+            {
+                return Ok(Some(status));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // Polling an exit status: no event to wait on without a
+            // SIGCHLD handler.
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn stderr_tail(&self) -> String {
         let tail = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
         tail.trim()
