@@ -68,7 +68,8 @@ struct Owed {
     bytes: Vec<u8>,
 }
 
-/// One poll of a future written by hand, as `ReadSome` is below: read into
+/// One poll of a future written by hand (like `ReadSome` in
+/// `examples/ch04-poll-by-hand.rs`): read into
 /// the thread's buffer if the socket has bytes (`Pending` if not), then
 /// write back as much as the socket takes now. The buffer is borrowed
 /// only for this poll, never across an `.await`, so it is never part of

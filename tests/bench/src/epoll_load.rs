@@ -1,26 +1,43 @@
-//! The yardstick for the generator: the least a closed-loop load generator
-//! can do. One thread, level-triggered epoll through `libc`, every socket
-//! non-blocking; per echo one `read` (more only when the echo comes in
-//! pieces) and one `write` of the next message, and one `memcmp` against
-//! what was sent. No tokio, no timers, no latency histogram, no atomics:
-//! the clock is read once per `epoll_wait`, not per message.
+//! The closed loop on a raw epoll loop: one thread, level-triggered epoll
+//! through `libc`, every socket non-blocking, a small state machine per
+//! connection (chapter 3's model, for a client). Per echo one `read` (more
+//! only when the echo comes in pieces), one `memcmp` against what was sent
+//! and one `write` of the next message.
 //!
-//! [`crate::load`] (tokio) is measured against it: a generator that drives
-//! a server more slowly than this one measures itself, not the server.
-//! It is the same idea as the minimal epoll *server* the servers are
-//! measured against.
+//! With [`Latency::Skip`] it is the *yardstick* (`--minimal-epoll`): the
+//! least a closed-loop generator can do, the clock read once per
+//! `epoll_wait`, no histogram. With [`Latency::Record`] it is
+//! `echo-bench`'s own closed loop: the same, plus a clock reading and a
+//! histogram entry per echo. A generator that drives a server more slowly
+//! than the yardstick measures itself, not the server; the tokio closed
+//! loop of [`crate::load`] did, by a tenth at 100 connections (the waking
+//! and polling of a task per echo: the book's measuring page has the
+//! figures).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::load::{Outcome, Snapshot};
 use crate::payload::{EchoError, Payload, check_echo};
 use crate::stats::new_histogram;
 use crate::{LoadConfig, Plan};
+
+/// Whether to time every echo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    /// The yardstick: count echoes, time nothing.
+    Skip,
+    /// `echo-bench`: every echo from the start of its write to its last
+    /// byte, into a histogram.
+    Record,
+}
 
 /// One connection: its messages, the one in flight, and its echo so far.
 struct Connection {
@@ -32,6 +49,9 @@ struct Connection {
     echo: Vec<u8>,
     /// Bytes of the echo of message `seq` read so far.
     filled: usize,
+    /// When message `seq` started out (with [`Latency::Skip`], the
+    /// wake-up that sent it): for the latency and the timeout.
+    sent_at: Instant,
     /// Echoes completed inside the window.
     in_window: u64,
     /// Registered for writability too (a write is pending).
@@ -40,10 +60,20 @@ struct Connection {
     done: bool,
 }
 
-/// Runs the closed loop of `config` (`rate` must be `None`) on this thread.
-pub fn run(config: &LoadConfig) -> Result<Outcome> {
+/// What a wake-up needs besides the connection.
+struct Turn<'a> {
+    epfd: RawFd,
+    plan: &'a Plan,
+    /// The wake-up's clock reading.
+    now: Instant,
+    latency: Option<&'a mut Histogram<u64>>,
+}
+
+/// Runs the closed loop of `config` (`rate` must be `None`) on this thread;
+/// with `progress`, a live line on stderr.
+pub fn run(config: &LoadConfig, latency: Latency, progress: bool) -> Result<Outcome> {
     if config.rate.is_some() {
-        bail!("the minimal epoll generator runs a closed loop only (no --rate)");
+        bail!("the epoll generator runs a closed loop only (no --rate)");
     }
     // SAFETY: epoll_create1 takes a flag and returns a new descriptor or
     // -1; we own the descriptor from here on.
@@ -67,6 +97,7 @@ pub fn run(config: &LoadConfig) -> Result<Outcome> {
                 written: 0,
                 echo: vec![0; config.size],
                 filled: 0,
+                sent_at: Instant::now(),
                 in_window: 0,
                 writing: false,
                 done: false,
@@ -86,17 +117,25 @@ pub fn run(config: &LoadConfig) -> Result<Outcome> {
     }
 
     let plan = Plan::new(config, Instant::now());
+    let mut histogram = new_histogram();
     let mut echoes = 0u64;
     let mut first = None;
     let mut running = connections.len();
     let mut failed = vec![false; connections.len()];
     for token in 0..connections.len() {
+        connections[token].sent_at = plan.start;
         if let Err(error) = send(epfd, &mut connections[token], token) {
             failed[token] = true;
             running -= 1;
             errors.push((token, error));
         }
     }
+    // A look at every connection for an overdue echo a few times per
+    // timeout, not per message: it times out between `--timeout` and a
+    // tenth more after it was sent.
+    let tick = (plan.timeout / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut next_check = plan.start + tick;
+    let mut progress = progress.then(|| Progress::new(plan));
 
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     while running > 0 {
@@ -107,7 +146,7 @@ pub fn run(config: &LoadConfig) -> Result<Outcome> {
                 epfd,
                 events.as_mut_ptr(),
                 events.len() as i32,
-                plan.timeout.as_millis().min(i32::MAX as u128) as i32,
+                tick.as_millis() as i32,
             )
         };
         if ready < 0 {
@@ -117,56 +156,66 @@ pub fn run(config: &LoadConfig) -> Result<Outcome> {
             }
             return Err(err).context("epoll_wait");
         }
-        if ready == 0 {
-            for (token, c) in connections.iter().enumerate() {
-                if !failed[token] && !c.done {
-                    errors.push((
-                        token,
-                        EchoError::Timeout {
-                            message: c.seq,
-                            secs: plan.timeout.as_secs_f64(),
-                        },
-                    ));
-                }
-            }
-            break;
-        }
-        // One clock reading per wake-up, for every echo it completes.
+        // One clock reading per wake-up: the window, the timeouts, and
+        // (with `Latency::Skip`) every echo it completes.
         let now = Instant::now();
         if first.is_none() && now >= plan.window_start {
             first = Some(Snapshot::take(config.server_pid, echoes));
         }
-        let counting = plan.in_window(now);
+        let mut turn = Turn {
+            epfd,
+            plan: &plan,
+            now,
+            latency: (latency == Latency::Record).then_some(&mut histogram),
+        };
+        let mut stopped = Vec::new();
         for event in &events[..ready as usize] {
             let token = event.u64 as usize;
             if failed[token] || connections[token].done {
                 continue;
             }
-            let c = &mut connections[token];
-            let outcome = drive(epfd, c, token, event.events, &plan, now, counting);
-            let stopped = match outcome {
+            match drive(&mut turn, &mut connections[token], token, event.events) {
                 Ok(completed) => {
                     echoes += completed;
-                    c.done
+                    if connections[token].done {
+                        stopped.push(token);
+                    }
                 }
                 Err(error) => {
                     failed[token] = true;
                     errors.push((token, error));
-                    true
+                    stopped.push(token);
                 }
-            };
-            if stopped {
-                running -= 1;
-                // Nothing more to read until the half-close at the end.
-                let _ = control(
-                    epfd,
-                    libc::EPOLL_CTL_DEL,
-                    c.stream.as_raw_fd(),
-                    false,
-                    token,
-                );
             }
         }
+        if now >= next_check {
+            next_check = now + tick;
+            for (token, c) in connections.iter().enumerate() {
+                if !failed[token] && !c.done && now - c.sent_at >= plan.timeout {
+                    failed[token] = true;
+                    errors.push((token, timed_out(c.seq, plan.timeout)));
+                    stopped.push(token);
+                }
+            }
+            if let Some(progress) = &mut progress {
+                progress.show(now, echoes);
+            }
+        }
+        for token in stopped {
+            let c = &connections[token];
+            running -= 1;
+            // Nothing more to read until the half-close at the end.
+            let _ = control(
+                epfd,
+                libc::EPOLL_CTL_DEL,
+                c.stream.as_raw_fd(),
+                false,
+                token,
+            );
+        }
+    }
+    if let Some(progress) = progress {
+        progress.bar.finish_and_clear();
     }
     let last = Snapshot::take(config.server_pid, echoes);
     let first = first.unwrap_or(last);
@@ -190,7 +239,7 @@ pub fn run(config: &LoadConfig) -> Result<Outcome> {
         },
         completed: per_connection.iter().sum(),
         per_connection,
-        latency: new_histogram(),
+        latency: histogram,
         service: None,
         errors,
         snapshots: (first, last),
@@ -205,25 +254,20 @@ fn connect(config: &LoadConfig) -> Result<TcpStream, EchoError> {
     Ok(stream)
 }
 
+// ANCHOR: drive
 /// Handles one readiness event: reads what has come of the echo, checks a
 /// completed one and sends the next message, writes what is still owed.
 /// Returns how many echoes completed.
 fn drive(
-    epfd: RawFd,
+    turn: &mut Turn<'_>,
     c: &mut Connection,
     token: usize,
     events: u32,
-    plan: &Plan,
-    now: Instant,
-    counting: bool,
 ) -> Result<u64, EchoError> {
-    let io_error = |seq, e: io::Error| EchoError::Io {
-        message: seq,
-        error: e.to_string(),
-    };
-    let mut completed = 0;
     if events & libc::EPOLLOUT as u32 != 0 {
-        send(epfd, c, token)?;
+        // A message bigger than the socket buffers: the rest of it, while
+        // its echo comes back (the server stops reading until we read).
+        send(turn.epfd, c, token)?;
     }
     if events & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 == 0 {
         return Ok(0);
@@ -240,27 +284,47 @@ fn drive(
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
             return Ok(0);
         }
-        Err(e) => return Err(io_error(c.seq, e)),
+        Err(e) => {
+            return Err(EchoError::Io {
+                message: c.seq,
+                error: e.to_string(),
+            });
+        }
     };
     c.filled += n;
     if c.filled < c.echo.len() {
         return Ok(0);
     }
     check_echo(&c.payload, c.seq, &c.echo)?;
-    completed += 1;
-    if counting {
+    // The echo is whole and right: when, then the next message.
+    let done = match &mut turn.latency {
+        None => turn.now,
+        Some(latency) => {
+            let done = Instant::now();
+            if turn.plan.in_window(done) {
+                let ns = u64::try_from((done - c.sent_at).as_nanos()).unwrap_or(u64::MAX);
+                if latency.record(ns.max(1)).is_err() {
+                    latency.saturating_record(ns);
+                }
+            }
+            done
+        }
+    };
+    if turn.plan.in_window(done) {
         c.in_window += 1;
     }
     c.seq += 1;
     c.filled = 0;
     c.written = 0;
-    if plan.keep_sending(c.seq, now) {
-        send(epfd, c, token)?;
+    c.sent_at = done;
+    if turn.plan.keep_sending(c.seq, done) {
+        send(turn.epfd, c, token)?;
     } else {
         c.done = true;
     }
-    Ok(completed)
+    Ok(1)
 }
+// ANCHOR_END: drive
 
 /// Writes as much of message `seq` as the socket takes; watches for room
 /// only while some of it is still owed.
@@ -323,6 +387,49 @@ fn finish(c: &mut Connection, config: &LoadConfig) -> Result<(), EchoError> {
             }
             Err(e) => return Err(closing(e)),
         }
+    }
+}
+
+fn timed_out(message: u64, limit: Duration) -> EchoError {
+    EchoError::Timeout {
+        message,
+        secs: limit.as_secs_f64(),
+    }
+}
+
+/// The live line on stderr: echoes so far and the rate since the last.
+struct Progress {
+    bar: ProgressBar,
+    plan: Plan,
+    last: (Instant, u64),
+}
+
+impl Progress {
+    fn new(plan: Plan) -> Progress {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>3} {msg}") {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            plan,
+            last: (plan.start, 0),
+        }
+    }
+
+    fn show(&mut self, now: Instant, echoes: u64) {
+        let rate = (echoes - self.last.1) as f64 / (now - self.last.0).as_secs_f64().max(1e-9);
+        let phase = if now < self.plan.window_start {
+            "warming up"
+        } else if now < self.plan.end {
+            "measuring"
+        } else {
+            "finishing"
+        };
+        self.bar
+            .set_message(format!("{phase}: {echoes} echoes, {rate:.0} msgs/s"));
+        self.bar.tick();
+        self.last = (now, echoes);
     }
 }
 

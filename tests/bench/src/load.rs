@@ -631,7 +631,8 @@ impl OpenLoop<'_> {
         let read_side = async {
             let mut latency = Recorder::new(Arc::clone(&shared.latency));
             let mut service = Recorder::new(Arc::clone(&shared.service));
-            let mut echoes = EchoReader::new(payload.size());
+            // Several echoes may be waiting: read them in one go.
+            let mut echoes = EchoReader::with_capacity(payload.size(), 16 * 1024);
             let mut deadline = Deadline::new(plan.timeout);
             let mut seq = 0;
             loop {

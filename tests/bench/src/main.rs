@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use echo_bench::epoll_load::Latency;
 use echo_bench::report::RunReport;
 use echo_bench::{LoadConfig, compare, epoll_load, load, soak, system, threaded};
 use echo_common::{DEFAULT_ADDR, parse_secs};
@@ -73,9 +74,10 @@ struct LoadArgs {
     #[arg(long, value_name = "MSGS_PER_SEC", value_parser = parse_rate)]
     rate: Option<f64>,
 
-    /// Worker threads of the generator's tokio runtime (1 runs everything
-    /// on one thread) [default: one per CPU this process may run on, so 1
-    /// under `taskset -c 1`]
+    /// Worker threads of the tokio runtime that runs the open loop (and the
+    /// closed loop with --tokio; 1 runs everything on one thread)
+    /// [default: one per CPU this process may run on, so 1 under
+    /// `taskset -c 1`]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
 
@@ -84,9 +86,14 @@ struct LoadArgs {
     #[arg(long)]
     threads_per_connection: bool,
 
-    /// Use the minimal one-thread epoll generator instead of tokio: the
-    /// yardstick this generator is measured against (closed loop only;
-    /// checks every echo, measures no latency)
+    /// Run the closed loop as tokio tasks, one per connection, instead of
+    /// on one thread's epoll loop (the open loop always runs on tokio)
+    #[arg(long, conflicts_with_all = ["threads_per_connection", "minimal_epoll"])]
+    tokio: bool,
+
+    /// The yardstick this generator is measured against: the same epoll
+    /// loop without the latency measurement (closed loop only; checks
+    /// every echo)
     #[arg(long, conflicts_with = "threads_per_connection")]
     minimal_epoll: bool,
 
@@ -145,9 +152,13 @@ fn run_load(args: &LoadArgs) -> Result<()> {
         timeout: args.timeout,
         server_pid: args.server_pid,
     };
+    let progress = std::io::stderr().is_terminal();
     let report = if args.minimal_epoll {
-        let outcome = epoll_load::run(&config)?;
+        let outcome = epoll_load::run(&config, Latency::Skip, false)?;
         RunReport::new(&config, "minimal-epoll", 1, &outcome)
+    } else if args.rate.is_none() && !args.tokio && !args.threads_per_connection {
+        let outcome = epoll_load::run(&config, Latency::Record, progress)?;
+        RunReport::new(&config, "epoll", 1, &outcome)
     } else if args.threads_per_connection {
         let outcome = threaded::run(&config)?;
         RunReport::new(&config, "thread-per-connection", 0, &outcome)
@@ -158,7 +169,6 @@ fn run_load(args: &LoadArgs) -> Result<()> {
             || std::thread::available_parallelism().map_or(1, usize::from),
             |threads| threads as usize,
         );
-        let progress = std::io::stderr().is_terminal();
         let outcome = load::run(&config, threads, progress)?;
         RunReport::new(&config, "tokio", threads, &outcome)
     };

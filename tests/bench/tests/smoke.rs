@@ -8,6 +8,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use echo_bench::epoll_load::Latency;
 use echo_bench::report::RunReport;
 use echo_bench::{LoadConfig, epoll_load, load, threaded};
 use echo_conformance::{Server, binary};
@@ -37,12 +38,23 @@ fn closed_loop_with_a_message_count_echoes_every_message() {
     let server = ch01();
     let config = config(&server);
     // The generator, its threads, and the latencies it records (the
-    // minimal epoll generator measures none).
+    // yardstick, minimal-epoll, measures none).
     for (generator, threads, outcome, latencies) in [
         ("tokio", 1, load::run(&config, 1, false).unwrap(), 800),
         ("tokio", 2, load::run(&config, 2, false).unwrap(), 800),
         ("threads", 0, threaded::run(&config).unwrap(), 800),
-        ("epoll", 1, epoll_load::run(&config).unwrap(), 0),
+        (
+            "epoll",
+            1,
+            epoll_load::run(&config, Latency::Record, false).unwrap(),
+            800,
+        ),
+        (
+            "minimal-epoll",
+            1,
+            epoll_load::run(&config, Latency::Skip, false).unwrap(),
+            0,
+        ),
     ] {
         assert!(
             outcome.errors.is_empty(),

@@ -11,6 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use echo_bench::epoll_load::Latency;
 use echo_bench::payload::{EchoError, Payload};
 use echo_bench::{LoadConfig, epoll_load, load, threaded};
 
@@ -118,7 +119,8 @@ fn a_flipped_bit_is_an_error_naming_message_and_byte() {
     for outcome in [
         load::run(&config, 1, false).unwrap(),
         threaded::run(&config).unwrap(),
-        epoll_load::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
         for (id, error) in &outcome.errors {
@@ -143,7 +145,8 @@ fn an_echo_cut_short_is_an_error_not_a_shorter_run() {
     for outcome in [
         load::run(&config, 2, false).unwrap(),
         threaded::run(&config).unwrap(),
-        epoll_load::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
         for (_, error) in &outcome.errors {
@@ -165,7 +168,8 @@ fn bytes_after_the_last_echo_are_an_error() {
     for outcome in [
         load::run(&config, 1, false).unwrap(),
         threaded::run(&config).unwrap(),
-        epoll_load::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.completed, 20);
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
@@ -183,7 +187,8 @@ fn an_overdue_echo_is_a_timeout_naming_the_message() {
         load::run(&config, 1, false).unwrap(),
         load::run(&config, 2, false).unwrap(),
         threaded::run(&config).unwrap(),
-        epoll_load::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
         for (_, error) in &outcome.errors {
@@ -205,7 +210,7 @@ fn a_refused_connection_is_an_error() {
         .unwrap();
     for outcome in [
         load::run(&config(addr), 1, false).unwrap(),
-        epoll_load::run(&config(addr)).unwrap(),
+        epoll_load::run(&config(addr), Latency::Record, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2);
         assert!(matches!(outcome.errors[0].1, EchoError::Connect(_)));

@@ -47,6 +47,11 @@ pub struct LedgerArgs {
     /// directory
     #[arg(long)]
     pub no_build: bool,
+
+    /// Also measure this build of chapter 4's server, as it is (e.g. an
+    /// earlier version, built from another checkout)
+    #[arg(long, value_name = "PATH")]
+    pub also: Option<PathBuf>,
 }
 
 /// The rows: a name, chapter 4's `--without` list (`None`: the bare tokio
@@ -88,7 +93,7 @@ fn workload() -> Workload {
         connections: 100,
         size: 64,
         rate: None,
-        generator: Generator::Tokio,
+        generator: Generator::Default,
     }
 }
 
@@ -117,10 +122,15 @@ pub fn run(args: &LedgerArgs) -> Result<()> {
             bail!("the build failed");
         }
     }
-    let specs: Vec<ServerSpec> = CONFIGURATIONS
+    let mut specs: Vec<ServerSpec> = CONFIGURATIONS
         .iter()
         .map(|(name, without, _)| spec(&bin_dir, name, *without))
         .collect();
+    if let Some(also) = &args.also {
+        let mut extra = spec(&bin_dir, "also", Some(""));
+        extra.program = also.clone();
+        specs.push(extra);
+    }
     let placement = Placement {
         server_cpu: Some(0),
         generator_cpu: Some(1),
@@ -128,6 +138,7 @@ pub fn run(args: &LedgerArgs) -> Result<()> {
     let window = Window {
         duration: args.duration,
         warmup: args.warmup,
+        // Only the open loop runs on tokio; this is a closed loop.
         threads: 1,
     };
 
@@ -218,7 +229,7 @@ fn render(args: &LedgerArgs, runs: &[Vec<RunReport>], rss_mib: &[Option<f64>]) -
     let _ = writeln!(
         out,
         "Measured on {} (UTC), {}-core {}, Linux {}: the server on CPU 0, the generator \
-         (echo-bench, one tokio thread) on CPU 1; 100 connections × 64 B, closed loop; {} \
+         (echo-bench's closed loop, one thread) on CPU 1; 100 connections × 64 B, closed loop; {} \
          round(s) of {} s after {} s of warm-up, every configuration once per round.{}",
         utc_date(SystemTime::now()),
         machine.cores,
@@ -241,7 +252,19 @@ fn render(args: &LedgerArgs, runs: &[Vec<RunReport>], rss_mib: &[Option<f64>]) -
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let reference = &runs[0];
     let everything = &runs[1];
-    for (i, ((name, _, leaves_out), runs)) in CONFIGURATIONS.iter().zip(runs).enumerate() {
+    let also = args.also.as_ref().map(|path| {
+        (
+            format!("`{}`", path.display()),
+            None,
+            "nothing: that build as it is",
+        )
+    });
+    let rows: Vec<(String, Option<&str>, &str)> = CONFIGURATIONS
+        .iter()
+        .map(|(name, without, leaves_out)| (name.to_string(), *without, *leaves_out))
+        .chain(also)
+        .collect();
+    for (i, ((name, _, leaves_out), runs)) in rows.iter().zip(runs).enumerate() {
         let per_round = |other: &[RunReport], f: fn(f64, f64) -> f64| {
             runs.iter()
                 .zip(other)
@@ -250,7 +273,7 @@ fn render(args: &LedgerArgs, runs: &[Vec<RunReport>], rss_mib: &[Option<f64>]) -
         };
         let ratio = spread(per_round(reference, |a, b| a / b), |v| format!("{v:.2}×"));
         // Per round: everything minus this configuration.
-        let cost = if i >= 2 {
+        let cost = if (2..CONFIGURATIONS.len()).contains(&i) {
             let saved: Vec<f64> = everything
                 .iter()
                 .zip(runs)

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use super::results::{Results, ServerResults};
 use super::servers::REFERENCES;
 use super::{
-    BULK, CONNECTION_COUNTS, OPEN, SIZES, THREADED_GENERATOR, YARDSTICK_CONNECTIONS, closed_key,
-    reference_key, yardstick_key,
+    BULK, CONNECTION_COUNTS, OPEN, SIZES, THREADED_GENERATOR, TOKIO_GENERATOR,
+    YARDSTICK_CONNECTIONS, closed_key, reference_key, yardstick_key,
 };
 use crate::report::{RunReport, micros};
 use crate::stats::{MIB, Spread};
@@ -138,7 +138,8 @@ fn setup(r: &Results) -> String {
         out,
         "Every workload ran {} time(s) for {} s after {} s of warm-up, against a fresh server \
          each round; a cell shows the median of the runs and, in parentheses, the lowest and \
-         highest. The generator is `echo-bench` with {} tokio thread(s). To regenerate every \
+         highest. The generator is `echo-bench`: the closed loops on one thread's epoll loop, \
+         the open loop on tokio with {} thread(s). To regenerate every \
          table and chart on this page (this run took {:.0} minutes, building included):\n",
         s.repeat,
         s.duration_secs,
@@ -576,11 +577,12 @@ fn generator(r: &Results) -> String {
     };
     let _ = writeln!(
         out,
-        "The generator against the yardstick, closed loop, 64 B: `echo-bench` (tokio, {} \
-         thread(s)) against `echo-bench --minimal-epoll` (one thread, raw epoll, one \
-         comparison per echo and nothing else), the same server behind both. Higher \
-         messages/s means the generator drives the server harder; a ratio under 1× means \
-         `echo-bench` measures itself as much as the server.\n",
+        "The generator against the yardstick, closed loop, 64 B: `echo-bench` (its closed \
+         loop: one thread's epoll loop, timing every echo) against `echo-bench \
+         --minimal-epoll` (the same loop, timing nothing), and at 100 connections `echo-bench \
+         --tokio` (a tokio task per connection, {} thread(s)), the same server behind all. \
+         Higher messages/s means the generator drives the server harder; a ratio under 1× \
+         means the generator measures itself as much as the server.\n",
         r.settings.generator_threads
     );
     let mut header = vec!["server".to_string()];
@@ -592,7 +594,11 @@ fn generator(r: &Results) -> String {
             format!("{c} conn.: ratio"),
         ]);
     }
-    header.push("generator CPU per msg at 100 (echo-bench / minimal-epoll)".into());
+    header.extend([
+        "100 conn.: --tokio msgs/s".to_string(),
+        "100 conn.: --tokio ratio".to_string(),
+        "generator CPU per msg at 100 (echo-bench / minimal-epoll / --tokio)".to_string(),
+    ]);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     table(
         &mut out,
@@ -607,11 +613,16 @@ fn generator(r: &Results) -> String {
                     ratio(server, &ours, &theirs),
                 ]);
             }
-            row.push(format!(
-                "{} / {}",
-                gen_cpu(server, &reference_key()),
-                gen_cpu(server, &yardstick_key(100))
-            ));
+            row.extend([
+                cell(server, TOKIO_GENERATOR, rate, thousands),
+                ratio(server, TOKIO_GENERATOR, &yardstick_key(100)),
+                format!(
+                    "{} / {} / {}",
+                    gen_cpu(server, &reference_key()),
+                    gen_cpu(server, &yardstick_key(100)),
+                    gen_cpu(server, TOKIO_GENERATOR)
+                ),
+            ]);
             row
         }),
     );

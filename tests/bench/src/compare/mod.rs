@@ -109,9 +109,11 @@ pub struct Workload {
 /// Which of `echo-bench`'s generators runs a workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generator {
-    /// The event-driven one (tokio), which every table but the
-    /// generator's own uses.
-    Tokio,
+    /// The default, which every table but the generator's own uses: the
+    /// closed loop on one thread's epoll loop, the open loop on tokio.
+    Default,
+    /// `--tokio`: the closed loop as a tokio task per connection.
+    TokioTasks,
     /// `--threads-per-connection`: the obvious way to write one.
     ThreadPerConnection,
     /// `--minimal-epoll`: the least a generator can do, the yardstick.
@@ -134,6 +136,8 @@ pub const YARDSTICK_CONNECTIONS: [usize; 2] = [100, 1000];
 pub fn yardstick_key(connections: usize) -> String {
     format!("minimal-epoll-generator-c{connections}-64B")
 }
+/// The closed loop as tokio tasks, 100 connections × 64 B.
+pub const TOKIO_GENERATOR: &str = "tokio-generator-c100-64B";
 /// The workload the CPU-per-message, generator and placement comparisons
 /// use.
 pub fn reference_key() -> String {
@@ -149,7 +153,7 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
                 connections,
                 size,
                 rate: None,
-                generator: Generator::Tokio,
+                generator: Generator::Default,
             });
         }
     }
@@ -158,14 +162,14 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
         connections: 1,
         size: BULK_SIZE,
         rate: None,
-        generator: Generator::Tokio,
+        generator: Generator::Default,
     });
     all.push(Workload {
         key: OPEN.into(),
         connections: 100,
         size: 64,
         rate: Some(open_rate),
-        generator: Generator::Tokio,
+        generator: Generator::Default,
     });
     all.push(Workload {
         key: THREADED_GENERATOR.into(),
@@ -173,6 +177,13 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
         size: 64,
         rate: None,
         generator: Generator::ThreadPerConnection,
+    });
+    all.push(Workload {
+        key: TOKIO_GENERATOR.into(),
+        connections: 100,
+        size: 64,
+        rate: None,
+        generator: Generator::TokioTasks,
     });
     for connections in YARDSTICK_CONNECTIONS {
         all.push(Workload {
@@ -388,7 +399,7 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 connections: STRACE_CONNECTIONS,
                 size: 64,
                 rate: None,
-                generator: Generator::Tokio,
+                generator: Generator::Default,
             };
             let counted =
                 RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
@@ -512,7 +523,10 @@ fn bench_command(
         command.args(["--rate", &rate.to_string()]);
     }
     match workload.generator {
-        Generator::Tokio => {}
+        Generator::Default => {}
+        Generator::TokioTasks => {
+            command.arg("--tokio");
+        }
         Generator::ThreadPerConnection => {
             command.arg("--threads-per-connection");
         }
