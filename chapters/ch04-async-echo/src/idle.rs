@@ -3,8 +3,10 @@
 //!
 //! Wrapping each `read` and `write_all` in `tokio::time::timeout` would do
 //! for the hand-written loop, but `tokio::io::copy` has no place between its
-//! calls to put one. So both loops watch the IO itself: every byte that
-//! moves notes the time, and one timer per connection checks the note.
+//! calls to put one (and a timer per call would cost a timer-wheel insert
+//! and removal per message). So both loops watch the IO itself: every byte
+//! that moves notes the time, and one timer per connection checks the
+//! note, in the connection's task, while the echo runs in a task of its own.
 
 use std::io;
 use std::pin::Pin;
@@ -19,17 +21,21 @@ use tokio::time::Instant;
 /// When bytes last moved on one connection.
 pub struct Activity {
     start: Instant,
-    /// Milliseconds from `start` to the last byte moved. Atomic only so the
-    /// connection's future stays `Send`: both halves and the timer live in
-    /// one task, so no two threads ever touch it at once.
+    /// Milliseconds from `start` to the last byte moved. The echo's task
+    /// writes it and the connection's task reads it, on whichever of the
+    /// runtime's threads each runs: hence an atomic.
     last_ms: AtomicU64,
+    /// False only for the cost ledger's `--without idle-timeout`: then
+    /// nothing is noted and the timer never fires.
+    watching: bool,
 }
 
 impl Activity {
-    pub fn new() -> Self {
+    pub fn new(watching: bool) -> Self {
         Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            watching,
         }
     }
 
@@ -43,6 +49,9 @@ impl Activity {
     /// connection, re-armed only when it fires early because bytes moved
     /// meanwhile, not on every read and write.
     pub async fn idle_for(&self, idle: Duration) {
+        if !self.watching {
+            return std::future::pending().await;
+        }
         loop {
             let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
             let Some(deadline) = last.checked_add(idle) else {
@@ -56,10 +65,16 @@ impl Activity {
         }
     }
 
-    fn touch(&self) {
-        let ms = self.start.elapsed().as_millis();
-        self.last_ms
-            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// Notes that bytes moved just now: one clock reading.
+    pub fn touch(&self) {
+        if !self.watching {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        // Whole milliseconds without `as_millis`, whose u128 division
+        // would cost more than reading the clock.
+        let ms = elapsed.as_secs().saturating_mul(1000) + u64::from(elapsed.subsec_millis());
+        self.last_ms.store(ms, Ordering::Relaxed);
     }
 }
 // ANCHOR_END: activity
@@ -69,14 +84,6 @@ impl Activity {
 pub struct Watched<'a, T> {
     io: T,
     activity: &'a Activity,
-}
-
-impl<T> Watched<'_, T> {
-    /// The wrapped IO, for calls that move no bytes (such as waiting for
-    /// readiness).
-    pub fn get_ref(&self) -> &T {
-        &self.io
-    }
 }
 
 // ANCHOR: watched

@@ -9,10 +9,12 @@
 //! - [`copy`]: the same with `tokio::io::copy` on the socket's split halves;
 //! - [`idle`]: closing connections on which nothing has moved for a while;
 //! - [`server`]: the accept loop, the connection cap, graceful shutdown;
-//! - [`shutdown`]: Ctrl-C and SIGTERM.
+//! - [`shutdown`]: Ctrl-C and SIGTERM;
+//! - [`features`]: the hidden switches of the cost ledger.
 
 mod copy;
 mod echo;
+mod features;
 mod idle;
 mod server;
 mod shutdown;
@@ -25,6 +27,7 @@ use echo_common::{Log, ServerArgs};
 use tokio::net::TcpListener;
 use tokio::runtime::{Builder, Runtime};
 
+use crate::features::{Feature, Features};
 use crate::server::{Config, Echo};
 
 /// An async TCP echo server on tokio: everything a client sends comes back
@@ -44,6 +47,11 @@ struct Args {
     /// (tokio's current_thread runtime) [default: one per CPU core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
+
+    /// Leave these features out, to measure what each costs (the cost
+    /// ledger on chapter 4's page; see src/features.rs). Never for serving
+    #[arg(long, value_name = "FEATURES", value_delimiter = ',', hide = true)]
+    without: Vec<Feature>,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +110,7 @@ async fn serve(args: Args) -> Result<()> {
         max_connections: args.server.max_connections as usize,
         grace: args.server.grace,
         log,
+        features: Features::all_but(&args.without),
     };
     server::serve(listener, config, shutdown).await;
     Ok(())

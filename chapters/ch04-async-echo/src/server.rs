@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::features::Features;
 use crate::idle::Activity;
 use crate::{copy, echo};
 
@@ -28,6 +29,22 @@ pub enum Echo {
     Copy,
 }
 
+impl Echo {
+    /// Echoes `stream` with this loop until the client is done.
+    async fn run(
+        self,
+        stream: TcpStream,
+        activity: &Activity,
+        features: Features,
+    ) -> io::Result<u64> {
+        match self {
+            Echo::Loop if features.shared_buffer => echo::echo(stream, activity).await,
+            Echo::Loop => echo::echo_with_own_buffer(stream, activity).await,
+            Echo::Copy => copy::echo(stream, activity).await,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
     pub echo: Echo,
@@ -35,6 +52,8 @@ pub struct Config {
     pub max_connections: usize,
     pub grace: Duration,
     pub log: Log,
+    /// All on, except for the cost ledger (see [`crate::features`]).
+    pub features: Features,
 }
 
 // ANCHOR: serve
@@ -44,19 +63,28 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
     // Cancelled when the grace period is over: the connections still open
     // then are closed.
     let close_now = CancellationToken::new();
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    // `None` only for the cost ledger's `--without cap`.
+    let slots = config
+        .features
+        .cap
+        .then(|| Arc::new(Semaphore::new(config.max_connections)));
     loop {
         // Whichever completes first: a signal, or the next connection.
         // Dropping the unfinished `accept` future is safe; tokio documents
         // both `accept` and `acquire_owned` as cancel-safe.
         let (stream, peer, slot) = tokio::select! {
             () = shutdown.cancelled() => break,
-            accepted = accept(&listener, &slots, config.log) => accepted,
+            accepted = accept(&listener, slots.as_ref(), config.log) => accepted,
         };
         // A task per connection, not a thread: about 1.5 KiB while the
-        // connection is idle (measure/idle_rss.py), plus the echo buffer
-        // while bytes are in flight.
-        connections.spawn(connection(stream, peer, slot, config, close_now.clone()));
+        // connection is idle (measure/idle_rss.py).
+        let task = connection(stream, peer, slot, config, close_now.clone());
+        // Untracked only for the cost ledger's `--without grace`.
+        if config.features.grace {
+            connections.spawn(task);
+        } else {
+            tokio::spawn(task);
+        }
     }
     // Stop accepting at once: closing the listening socket makes the kernel
     // refuse new clients (and reset those still queued in the backlog).
@@ -65,7 +93,9 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
         "stopped accepting; {} connection(s) open",
         connections.len()
     ));
-    drain(connections, close_now, config).await;
+    if config.features.grace {
+        drain(connections, close_now, config).await;
+    }
 }
 // ANCHOR_END: serve
 
@@ -75,15 +105,20 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
 /// are out of descriptors or memory (back off, then retry).
 async fn accept(
     listener: &TcpListener,
-    slots: &Arc<Semaphore>,
+    slots: Option<&Arc<Semaphore>>,
     log: Log,
-) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+) -> (TcpStream, SocketAddr, Option<OwnedSemaphorePermit>) {
     // At the cap we wait here, not in `accept`: further clients wait in the
     // kernel's listen backlog until a connection closes and frees a slot.
-    let slot = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .expect("the semaphore is never closed, so acquiring cannot fail");
+    let slot = match slots {
+        Some(slots) => Some(
+            Arc::clone(slots)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed, so acquiring cannot fail"),
+        ),
+        None => None,
+    };
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => return (stream, peer, slot),
@@ -105,25 +140,26 @@ async fn accept(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
     config: Config,
     close_now: CancellationToken,
 ) {
     config.log.opened(peer);
-    let activity = Activity::new();
-    let echo = async {
-        match config.echo {
-            Echo::Loop => echo::echo(stream, &activity).await,
-            Echo::Copy => copy::echo(stream, &activity).await,
-        }
-    };
+    let activity = Activity::new(config.features.idle_timeout);
+    let features = config.features;
     // The echo, raced against the idle timer and the end of the grace
     // period. The losers are dropped, and dropping the echo future drops
     // the socket it owns: that is how a task closes its connection.
+    // (`, if …` turns a branch off, for the cost ledger at the end of the
+    // chapter; with it false, `select!` never polls that branch.)
     let result = tokio::select! {
-        result = echo => result,
-        () = activity.idle_for(config.idle_timeout) => Err(echo_common::idle_timeout_error(config.idle_timeout)),
-        () = close_now.cancelled() => Err(io::Error::other("closed at the end of the grace period")),
+        result = config.echo.run(stream, &activity, features) => result,
+        () = activity.idle_for(config.idle_timeout), if features.idle_timeout => {
+            Err(echo_common::idle_timeout_error(config.idle_timeout))
+        }
+        () = close_now.cancelled(), if features.grace => {
+            Err(io::Error::other("closed at the end of the grace period"))
+        }
     };
     config.log.closed(peer, &result);
     // `_slot` is dropped here, which lets the accept loop take one more.

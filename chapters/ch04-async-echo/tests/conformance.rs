@@ -17,3 +17,13 @@ mod copy_on_split_halves {
 mod current_thread_runtime {
     echo_conformance::server_suite!(crate::support::server(&["--threads", "1"]));
 }
+
+/// The cost ledger's server with every feature it can turn off left out
+/// (its other echo loop, a buffer per connection): it must still echo
+/// exactly, or the ledger would measure a broken server.
+mod without_the_ledger_features {
+    echo_conformance::server_suite!(crate::support::server(&[
+        "--without",
+        "idle-timeout,grace,cap,shared-buffer"
+    ]));
+}

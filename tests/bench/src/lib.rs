@@ -4,21 +4,31 @@
 //! - [`payload`]: what each connection sends, and checking every echoed byte;
 //! - [`schedule`]: when an open-loop connection *intends* to send each message;
 //! - [`stats`]: percentiles, rates, medians;
-//! - [`load`]: the event-driven generator (tokio, few threads);
+//! - [`load`]: the event-driven generator (tokio, few threads), reading
+//!   through [`echoes`] and timing out through [`deadline`];
 //! - [`threaded`]: the same load from a thread per connection, the baseline
 //!   `load` must beat;
+//! - [`epoll_load`]: the least a closed-loop generator can do (one thread,
+//!   raw epoll), the yardstick `load` is measured against;
 //! - [`report`]: one run's results, as a table and as JSON;
 //! - [`procfs`] and [`system`]: what Linux tells about a process, and the
 //!   process limits and CPU placement the bench sets;
 //! - [`compare`]: every chapter's server under the same workloads, written
-//!   out as the book's tables and charts.
+//!   out as the book's tables and charts (and [`compare::ledger`], chapter
+//!   4's cost ledger);
+//! - [`soak`]: one server under a random mix of every fault at once, for
+//!   minutes, every byte checked.
 
 pub mod compare;
+pub mod deadline;
+pub mod echoes;
+pub mod epoll_load;
 pub mod load;
 pub mod payload;
 pub mod procfs;
 pub mod report;
 pub mod schedule;
+pub mod soak;
 pub mod stats;
 pub mod system;
 pub mod threaded;

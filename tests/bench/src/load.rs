@@ -3,7 +3,8 @@
 //! generator's own context switches into every measurement (see
 //! [`crate::threaded`], which does exactly that, for comparison).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -16,9 +17,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify, Semaphore, watch};
-use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout, timeout_at};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::{MissedTickBehavior, sleep_until, timeout};
 
+use crate::deadline::Deadline;
+use crate::echoes::{Echo, EchoReader};
 use crate::payload::{EchoError, Payload, check_echo};
 use crate::procfs::ProcessSample;
 use crate::schedule::{Schedule, Timetable};
@@ -97,11 +100,16 @@ struct Shared {
     config: LoadConfig,
     latency: Arc<Mutex<Histogram<u64>>>,
     service: Arc<Mutex<Histogram<u64>>>,
-    /// Echoes completed, for the progress line and the CPU per message.
-    echoes: AtomicU64,
+    /// Each connection's echoes so far, for the progress line and the CPU
+    /// per message. One counter per connection, each written only by its
+    /// connection's task, so that counting costs a plain store: a shared
+    /// counter would be a locked add on a contended cache line per echo.
+    echoes: Vec<AtomicU64>,
     /// Echoes completed inside the window, counted as they happen so that
     /// a connection that fails later still counts the ones it got.
     in_window: Vec<AtomicU64>,
+    /// Closed loop: which connections are sending, for the [`watchdog`].
+    sending: Vec<AtomicBool>,
     /// Everyone (connections and the driver) meets here once every
     /// connection has connected or failed to, so connecting is never
     /// measured.
@@ -121,6 +129,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// Every connection's echoes so far, summed.
+    fn echoes(&self) -> u64 {
+        self.echoes.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
     fn stop(&self) {
         if self.stopped.fetch_add(1, Ordering::AcqRel) + 1 == self.config.connections {
             // Stores a permit if the driver is not waiting yet.
@@ -163,8 +176,11 @@ async fn drive(config: LoadConfig, progress: bool) -> Result<Outcome> {
     let shared = Arc::new(Shared {
         latency: Arc::new(Mutex::new(new_histogram())),
         service: Arc::new(Mutex::new(new_histogram())),
-        echoes: AtomicU64::new(0),
+        echoes: (0..config.connections).map(|_| AtomicU64::new(0)).collect(),
         in_window: (0..config.connections).map(|_| AtomicU64::new(0)).collect(),
+        sending: (0..config.connections)
+            .map(|_| AtomicBool::new(false))
+            .collect(),
         connected: Barrier::new(config.connections + 1),
         plan: plan_rx,
         stopped: AtomicUsize::new(0),
@@ -179,8 +195,12 @@ async fn drive(config: LoadConfig, progress: bool) -> Result<Outcome> {
     let config = &shared.config;
 
     let mut tasks = JoinSet::new();
+    let mut aborts = Vec::with_capacity(config.connections);
+    let mut ids = HashMap::with_capacity(config.connections);
     for id in 0..config.connections {
-        tasks.spawn(connection(id, Arc::clone(&shared)));
+        let abort = tasks.spawn(connection(id, Arc::clone(&shared)));
+        ids.insert(abort.id(), id);
+        aborts.push(abort);
     }
     shared.connected.wait().await;
     let plan = Plan::new(config, Instant::now());
@@ -203,23 +223,33 @@ async fn drive(config: LoadConfig, progress: bool) -> Result<Outcome> {
 
     let snapshots = async {
         sleep_until(plan.window_start.into()).await;
-        let first = Snapshot::take(config.server_pid, shared.echoes.load(Ordering::Acquire));
+        let first = Snapshot::take(config.server_pid, shared.echoes());
         if config.messages.is_none() {
             sleep_until(plan.end.into()).await;
         }
         shared.all_stopped.notified().await;
-        let last = Snapshot::take(config.server_pid, shared.echoes.load(Ordering::Acquire));
+        let last = Snapshot::take(config.server_pid, shared.echoes());
         let _ = release_tx.send(true);
         (first, last)
     };
     let results = async {
         let mut errors = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             match joined {
-                Ok((_, Ok(()))) => {}
-                Ok((id, Err(error))) => errors.push((id, error)),
+                Ok((_, (_, Ok(())))) => {}
+                Ok((_, (id, Err(error)))) => errors.push((id, error)),
+                // Only the watchdog aborts a connection: its echo was
+                // overdue, and its count is the message in flight.
+                Err(join_error) if join_error.is_cancelled() => {
+                    let id = ids.get(&join_error.id()).copied().unwrap_or(usize::MAX);
+                    let message = shared
+                        .echoes
+                        .get(id)
+                        .map_or(0, |n| n.load(Ordering::Relaxed));
+                    errors.push((id, timed_out(message, config.timeout)));
+                }
                 Err(join_error) => errors.push((
-                    usize::MAX,
+                    ids.get(&join_error.id()).copied().unwrap_or(usize::MAX),
                     EchoError::Io {
                         message: 0,
                         error: format!("a connection task failed: {join_error}"),
@@ -229,6 +259,13 @@ async fn drive(config: LoadConfig, progress: bool) -> Result<Outcome> {
         }
         errors.sort_by_key(|(id, _)| *id);
         errors
+    };
+    // Runs until the results are in: it never ends by itself.
+    let results = async {
+        tokio::select! {
+            errors = results => errors,
+            never = watchdog(&shared, &aborts) => match never {},
+        }
     };
     let (snapshots, errors) = tokio::join!(snapshots, results);
     if let Some(pacer) = pacer {
@@ -264,6 +301,39 @@ async fn drive(config: LoadConfig, progress: bool) -> Result<Outcome> {
         errors,
         snapshots,
     })
+}
+
+/// Closed loop: gives up on every connection whose echo is overdue, that
+/// is, which has completed no echo for `--timeout` while sending, by
+/// aborting its task. One task looks at every connection's count a few
+/// times per timeout, so that waiting for an echo costs nothing per
+/// message: a timer around each round trip would insert a timer into
+/// tokio's timer wheel and remove it again for every echo (and even one
+/// timer per connection, polled at every wake-up, cost 2% of the
+/// generator's CPU; see [`crate::deadline`], which the open loop uses).
+/// A connection times out between `--timeout` and a tenth more after its
+/// last echo. Never returns.
+async fn watchdog(shared: &Shared, aborts: &[AbortHandle]) -> Infallible {
+    let limit = shared.config.timeout;
+    let mut tick = tokio::time::interval(
+        (limit / 10).clamp(Duration::from_millis(10), Duration::from_secs(1)),
+    );
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Each connection's count when it last changed, and when that was.
+    let mut seen = vec![(0, Instant::now()); aborts.len()];
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        for (id, abort) in aborts.iter().enumerate() {
+            let count = shared.echoes[id].load(Ordering::Relaxed);
+            let (last, since) = &mut seen[id];
+            if count != *last || !shared.sending[id].load(Ordering::Relaxed) {
+                (*last, *since) = (count, now);
+            } else if now - *since >= limit {
+                abort.abort();
+            }
+        }
+    }
 }
 
 /// The open loop's clock: hands each connection a permit when its next
@@ -314,7 +384,7 @@ fn progress_bar(shared: Arc<Shared>, plan: Plan) -> (ProgressBar, tokio::task::J
         loop {
             tick.tick().await;
             let now = Instant::now();
-            let echoes = shared.echoes.load(Ordering::Relaxed);
+            let echoes = shared.echoes();
             let rate = (echoes - last.1) as f64 / (now - last.0).as_secs_f64().max(1e-9);
             let phase = if now < plan.window_start {
                 "warming up"
@@ -354,14 +424,14 @@ async fn connection(id: usize, shared: Arc<Shared>) -> (usize, Result<(), EchoEr
     let payload = Payload::new(id as u64, config.size);
     let result = match config.rate {
         None => {
-            let counted = &shared.in_window[id];
-            closed_loop(&mut stream, &payload, &plan, &shared, counted, &mut guard).await
+            let counters = Counters::of(&shared, id);
+            closed_loop(&mut stream, &payload, &plan, &shared, counters, &mut guard).await
         }
         Some(rate) => {
             let schedule = Schedule::new(rate, config.connections, id);
             let permits = &shared.permits[id];
             let open = OpenLoop {
-                counted: &shared.in_window[id],
+                counters: Counters::of(&shared, id),
                 payload: &payload,
                 plan: &plan,
                 schedule: &schedule,
@@ -392,33 +462,80 @@ pub(crate) async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStre
     Ok(stream)
 }
 
+/// One connection's two counts, each written only by its own task.
+#[derive(Clone, Copy)]
+struct Counters<'a> {
+    echoes: &'a AtomicU64,
+    in_window: &'a AtomicU64,
+    sending: &'a AtomicBool,
+}
+
+impl<'a> Counters<'a> {
+    fn of(shared: &'a Shared, id: usize) -> Counters<'a> {
+        Counters {
+            echoes: &shared.echoes[id],
+            in_window: &shared.in_window[id],
+            sending: &shared.sending[id],
+        }
+    }
+
+    /// One more echo; `in_window`: it counts in the measurement too.
+    fn count(&self, in_window: bool) {
+        // One writer per counter: a load and a store, no locked add.
+        let bump = |n: &AtomicU64| n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        bump(self.echoes);
+        if in_window {
+            bump(self.in_window);
+        }
+    }
+}
+
 /// Send a message, wait for its whole echo, check it, repeat.
 async fn closed_loop(
     stream: &mut TcpStream,
     payload: &Payload,
     plan: &Plan,
     shared: &Shared,
-    counted: &AtomicU64,
+    counters: Counters<'_>,
     guard: &mut StopGuard<'_>,
 ) -> Result<(), EchoError> {
     let (mut reader, mut writer) = stream.split();
     let mut latency = Recorder::new(Arc::clone(&shared.latency));
-    let mut echo = vec![0; payload.size()];
+    let mut echoes = EchoReader::new(payload.size());
     let mut seq = 0;
+    // From here on the watchdog gives up on this connection if an echo is
+    // overdue (it aborts this task).
+    counters.sending.store(true, Ordering::Relaxed);
+    // One clock reading per message: the one that ends an echo starts the
+    // next message's round trip (what happens in between, checking and
+    // counting, takes tens of nanoseconds).
+    let mut now = Instant::now();
     // ANCHOR: closed_loop
-    while plan.keep_sending(seq, Instant::now()) {
+    while plan.keep_sending(seq, now) {
         let message = payload.message(seq);
-        let sent_at = Instant::now();
+        let sent_at = now;
         // Write and read at the same time: a message bigger than the
         // socket buffers comes back while it is still being sent, and a
         // client that only read after writing it all would deadlock with
         // a server that stops reading until we read (back-pressure).
         let round_trip = async {
-            let (written, read) = tokio::join!(
-                writer.write_all(message),
-                read_message(&mut reader, &mut echo)
-            );
-            written.map_err(|e| io_error(seq, &e))?;
+            // Most messages fit in the socket's send buffer: one write, then
+            // only the echo to wait for (one future instead of two).
+            let sent = match writer.as_ref().try_write(message) {
+                Ok(sent) => sent,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(io_error(seq, &e)),
+            };
+            let read = if sent == message.len() {
+                echoes.read_echo(&mut reader).await
+            } else {
+                let (written, read) = tokio::join!(
+                    writer.write_all(&message[sent..]),
+                    echoes.read_echo(&mut reader)
+                );
+                written.map_err(|e| io_error(seq, &e))?;
+                read
+            };
             match read.map_err(|e| io_error(seq, &e))? {
                 Echo::Full => Ok(()),
                 Echo::Closed { got } => Err(EchoError::Short {
@@ -428,20 +545,24 @@ async fn closed_loop(
                 }),
             }
         };
-        match timeout(plan.timeout, round_trip).await {
-            Ok(result) => result?,
-            Err(_) => return Err(timed_out(seq, plan.timeout)),
+        round_trip.await?;
+        check_echo(payload, seq, echoes.echo())?;
+        echoes.advance();
+        if echoes.buffered() > 0 {
+            // One message in flight: anything more is the server's own.
+            return Err(EchoError::Extra {
+                bytes: echoes.buffered(),
+            });
         }
-        check_echo(payload, seq, &echo)?;
-        let done = Instant::now();
-        shared.echoes.fetch_add(1, Ordering::Relaxed);
-        if plan.in_window(done) {
-            latency.record(done - sent_at);
-            counted.fetch_add(1, Ordering::Relaxed);
+        now = Instant::now();
+        counters.count(plan.in_window(now));
+        if plan.in_window(now) {
+            latency.record(now - sent_at);
         }
         seq += 1;
     }
     // ANCHOR_END: closed_loop
+    counters.sending.store(false, Ordering::Relaxed);
     guard.stop();
     shared.wait_for_release().await;
     writer.shutdown().await.map_err(|e| io_error(seq, &e))?;
@@ -452,8 +573,7 @@ async fn closed_loop(
 /// they come. Echoes come back in order on one connection, so the n-th
 /// echo answers the n-th message.
 struct OpenLoop<'a> {
-    /// This connection's count of echoes inside the window.
-    counted: &'a AtomicU64,
+    counters: Counters<'a>,
     payload: &'a Payload,
     plan: &'a Plan,
     schedule: &'a Schedule,
@@ -469,7 +589,7 @@ impl OpenLoop<'_> {
         guard: &mut StopGuard<'_>,
     ) -> Result<(), EchoError> {
         let OpenLoop {
-            counted,
+            counters,
             payload,
             plan,
             schedule,
@@ -511,16 +631,17 @@ impl OpenLoop<'_> {
         let read_side = async {
             let mut latency = Recorder::new(Arc::clone(&shared.latency));
             let mut service = Recorder::new(Arc::clone(&shared.service));
-            let mut echo = vec![0; payload.size()];
+            // Several echoes may be waiting: read them in one go.
+            let mut echoes = EchoReader::with_capacity(payload.size(), 16 * 1024);
+            let mut deadline = Deadline::new(plan.timeout);
             let mut seq = 0;
             loop {
                 let intended = due(seq);
-                let deadline = intended.max(Instant::now()) + plan.timeout;
-                let read =
-                    match timeout_at(deadline.into(), read_message(&mut reader, &mut echo)).await {
-                        Ok(read) => read.map_err(|e| io_error(seq, &e))?,
-                        Err(_) => return Err(timed_out(seq, plan.timeout)),
-                    };
+                let since = intended.max(Instant::now());
+                let read = match deadline.within(since, echoes.read_echo(&mut reader)).await {
+                    Some(read) => read.map_err(|e| io_error(seq, &e))?,
+                    None => return Err(timed_out(seq, plan.timeout)),
+                };
                 match read {
                     Echo::Full => {}
                     // The server closes after our half-close, once it has
@@ -540,14 +661,14 @@ impl OpenLoop<'_> {
                     }
                 }
                 // ANCHOR: open_loop_record
-                check_echo(payload, seq, &echo)?;
+                check_echo(payload, seq, echoes.echo())?;
+                echoes.advance();
                 let now = Instant::now();
                 let actually_sent = send_times
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .pop_front()
                     .unwrap_or(intended);
-                shared.echoes.fetch_add(1, Ordering::Relaxed);
                 // Latency counts for every message *due* in the window,
                 // however late it came back; throughput counts echoes that
                 // *arrived* in it.
@@ -555,9 +676,7 @@ impl OpenLoop<'_> {
                     latency.record(now.saturating_duration_since(intended));
                     service.record(now.saturating_duration_since(actually_sent));
                 }
-                if plan.in_window(now) {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                }
+                counters.count(plan.in_window(now));
                 // ANCHOR_END: open_loop_record
                 seq += 1;
             }
@@ -566,32 +685,6 @@ impl OpenLoop<'_> {
         tokio::try_join!(write_side, read_side)?;
         Ok(())
     }
-}
-
-/// How a read of one message's echo ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Echo {
-    Full,
-    /// The server closed after `got` bytes of it.
-    Closed {
-        got: usize,
-    },
-}
-
-/// Reads exactly `buf.len()` bytes, or tells how many came before the
-/// server closed (`read_exact` would only say "unexpected EOF").
-pub(crate) async fn read_message<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut [u8],
-) -> io::Result<Echo> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]).await? {
-            0 => return Ok(Echo::Closed { got: filled }),
-            n => filled += n,
-        }
-    }
-    Ok(Echo::Full)
 }
 
 /// After our half-close the server must close too, having nothing left to

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use echo_bench::epoll_load::Latency;
 use echo_bench::report::RunReport;
-use echo_bench::{LoadConfig, compare, load, system, threaded};
+use echo_bench::{LoadConfig, compare, epoll_load, load, soak, system, threaded};
 use echo_common::{DEFAULT_ADDR, parse_secs};
 
 /// A load generator for echo servers: every echoed byte is checked, latency
@@ -30,6 +31,14 @@ enum Command {
     /// is there) through the same workloads; write the book's tables,
     /// charts and raw JSON
     Compare(compare::CompareArgs),
+    /// What each of chapter 4's features costs per message: chapter 4 with
+    /// each turned off in turn, against the bare tokio echo, pinned; prints
+    /// the table of chapter 4's page
+    Ledger(compare::ledger::LedgerArgs),
+    /// One server (or every chapter's) under a random mix of every fault
+    /// at once, for a given time and seed: every byte checked, no leak
+    /// allowed; exits non-zero naming the seed on any failure
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,15 +74,28 @@ struct LoadArgs {
     #[arg(long, value_name = "MSGS_PER_SEC", value_parser = parse_rate)]
     rate: Option<f64>,
 
-    /// Worker threads of the generator's tokio runtime (1 runs everything
-    /// on one thread)
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    threads: u32,
+    /// Worker threads of the tokio runtime that runs the open loop (and the
+    /// closed loop with --tokio; 1 runs everything on one thread)
+    /// [default: one per CPU this process may run on, so 1 under
+    /// `taskset -c 1`]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 
     /// Use a blocking thread per connection instead of tokio: the baseline
     /// the event-driven generator is measured against (closed loop only)
     #[arg(long)]
     threads_per_connection: bool,
+
+    /// Run the closed loop as tokio tasks, one per connection, instead of
+    /// on one thread's epoll loop (the open loop always runs on tokio)
+    #[arg(long, conflicts_with_all = ["threads_per_connection", "minimal_epoll"])]
+    tokio: bool,
+
+    /// The yardstick this generator is measured against: the same epoll
+    /// loop without the latency measurement (closed loop only; checks
+    /// every echo)
+    #[arg(long, conflicts_with = "threads_per_connection")]
+    minimal_epoll: bool,
 
     /// Give up on an echo after this long (counted as an error)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
@@ -108,6 +130,8 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Some(Command::Compare(args)) => compare::run(&args),
+            Some(Command::Ledger(args)) => compare::ledger::run(&args),
+            Some(Command::Soak(args)) => soak::run(&args),
             None => run_load(&cli.load),
         }
     })
@@ -128,12 +152,23 @@ fn run_load(args: &LoadArgs) -> Result<()> {
         timeout: args.timeout,
         server_pid: args.server_pid,
     };
-    let report = if args.threads_per_connection {
+    let progress = std::io::stderr().is_terminal();
+    let report = if args.minimal_epoll {
+        let outcome = epoll_load::run(&config, Latency::Skip, false)?;
+        RunReport::new(&config, "minimal-epoll", 1, &outcome)
+    } else if args.rate.is_none() && !args.tokio && !args.threads_per_connection {
+        let outcome = epoll_load::run(&config, Latency::Record, progress)?;
+        RunReport::new(&config, "epoll", 1, &outcome)
+    } else if args.threads_per_connection {
         let outcome = threaded::run(&config)?;
         RunReport::new(&config, "thread-per-connection", 0, &outcome)
     } else {
-        let threads = args.threads as usize;
-        let progress = std::io::stderr().is_terminal();
+        // Two workers on one CPU would only take turns on it, and pay
+        // for handing tasks to each other.
+        let threads = args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            |threads| threads as usize,
+        );
         let outcome = load::run(&config, threads, progress)?;
         RunReport::new(&config, "tokio", threads, &outcome)
     };

@@ -92,7 +92,8 @@ pub enum EchoError {
         message: u64,
         mismatch: Mismatch,
     },
-    /// Bytes arrived after the last message's echo.
+    /// More bytes came back than were sent: after the last message's
+    /// echo, or (closed loop) beyond the one message in flight.
     Extra {
         bytes: usize,
     },
@@ -128,7 +129,7 @@ impl fmt::Display for EchoError {
                 mismatch.offset, mismatch.got, mismatch.expected
             ),
             EchoError::Extra { bytes } => {
-                write!(f, "{bytes} bytes arrived after the last echo")
+                write!(f, "{bytes} more bytes came back than were sent")
             }
             EchoError::Timeout { message, secs } => {
                 write!(f, "message {message}: no echo within {secs} s")

@@ -14,7 +14,8 @@ use crate::stats::{LatencySummary, MIB, Spread, per_second};
 /// Everything one run measured. `compare` reads these back as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    /// `"tokio"` or `"thread-per-connection"`.
+    /// `"epoll"` (the closed loop's default), `"tokio"`,
+    /// `"thread-per-connection"` or `"minimal-epoll"` (the yardstick).
     pub generator: String,
     /// Worker threads of the tokio generator (1: a single-threaded runtime).
     pub threads: usize,
@@ -153,10 +154,10 @@ impl RunReport {
             None => "closed loop".to_string(),
             Some(rate) => format!("open loop at {rate} msgs/s"),
         };
-        let generator = if self.generator == "tokio" {
-            format!("tokio, {} thread(s)", self.threads)
-        } else {
-            self.generator.clone()
+        let generator = match self.generator.as_str() {
+            "tokio" => format!("tokio, {} thread(s)", self.threads),
+            "epoll" => "one thread's epoll loop".to_string(),
+            other => other.to_string(),
         };
         let _ = writeln!(
             out,
@@ -183,6 +184,7 @@ impl RunReport {
             )
         };
         match &self.service_us {
+            None if self.latency_us.count == 0 => row("latency", "not measured".into()),
             None => row("latency", latency(&self.latency_us)),
             Some(service) => {
                 row("latency (intended)", latency(&self.latency_us));

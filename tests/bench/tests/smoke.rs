@@ -8,8 +8,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+use echo_bench::epoll_load::Latency;
 use echo_bench::report::RunReport;
-use echo_bench::{LoadConfig, load, threaded};
+use echo_bench::{LoadConfig, epoll_load, load, threaded};
 use echo_conformance::{Server, binary};
 
 fn ch01() -> Server {
@@ -36,15 +37,33 @@ fn config(server: &Server) -> LoadConfig {
 fn closed_loop_with_a_message_count_echoes_every_message() {
     let server = ch01();
     let config = config(&server);
-    for (threads, outcome) in [
-        (1, load::run(&config, 1, false).unwrap()),
-        (2, load::run(&config, 2, false).unwrap()),
-        (0, threaded::run(&config).unwrap()),
+    // The generator, its threads, and the latencies it records (the
+    // yardstick, minimal-epoll, measures none).
+    for (generator, threads, outcome, latencies) in [
+        ("tokio", 1, load::run(&config, 1, false).unwrap(), 800),
+        ("tokio", 2, load::run(&config, 2, false).unwrap(), 800),
+        ("threads", 0, threaded::run(&config).unwrap(), 800),
+        (
+            "epoll",
+            1,
+            epoll_load::run(&config, Latency::Record, false).unwrap(),
+            800,
+        ),
+        (
+            "minimal-epoll",
+            1,
+            epoll_load::run(&config, Latency::Skip, false).unwrap(),
+            0,
+        ),
     ] {
-        assert!(outcome.errors.is_empty(), "{threads}: {:?}", outcome.errors);
-        assert_eq!(outcome.completed, 800, "{threads}");
-        assert_eq!(outcome.latency.len(), 800, "{threads}");
-        let report = RunReport::new(&config, "test", threads, &outcome);
+        assert!(
+            outcome.errors.is_empty(),
+            "{generator}: {:?}",
+            outcome.errors
+        );
+        assert_eq!(outcome.completed, 800, "{generator}");
+        assert_eq!(outcome.latency.len(), latencies, "{generator}");
+        let report = RunReport::new(&config, generator, threads, &outcome);
         // The server was sampled: it is ours and alive.
         assert!(report.server.is_some());
         assert_eq!(report.messages, 800);

@@ -11,8 +11,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use echo_bench::epoll_load::Latency;
 use echo_bench::payload::{EchoError, Payload};
-use echo_bench::{LoadConfig, load, threaded};
+use echo_bench::{LoadConfig, epoll_load, load, threaded};
 
 /// A server on a free loopback port that handles each connection with
 /// `serve` on its own thread.
@@ -75,6 +76,20 @@ fn adding_a_byte(mut stream: TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
+/// Echoes the first three 64-byte messages, then reads on and says
+/// nothing.
+fn falling_silent(mut stream: TcpStream) {
+    let mut left = 3 * 64;
+    let mut buf = [0; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        let echo = n.min(left);
+        if stream.write_all(&buf[..echo]).is_err() {
+            return;
+        }
+        left -= echo;
+    }
+}
+
 fn honest(mut stream: TcpStream) {
     let mut buf = [0; 4096];
     while let Ok(n @ 1..) = stream.read(&mut buf) {
@@ -104,6 +119,8 @@ fn a_flipped_bit_is_an_error_naming_message_and_byte() {
     for outcome in [
         load::run(&config, 1, false).unwrap(),
         threaded::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
         for (id, error) in &outcome.errors {
@@ -128,6 +145,8 @@ fn an_echo_cut_short_is_an_error_not_a_shorter_run() {
     for outcome in [
         load::run(&config, 2, false).unwrap(),
         threaded::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
         for (_, error) in &outcome.errors {
@@ -149,6 +168,8 @@ fn bytes_after_the_last_echo_are_an_error() {
     for outcome in [
         load::run(&config, 1, false).unwrap(),
         threaded::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
     ] {
         assert_eq!(outcome.completed, 20);
         assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
@@ -159,15 +180,41 @@ fn bytes_after_the_last_echo_are_an_error() {
 }
 
 #[test]
+fn an_overdue_echo_is_a_timeout_naming_the_message() {
+    let mut config = config(server(falling_silent));
+    config.timeout = Duration::from_millis(300);
+    for outcome in [
+        load::run(&config, 1, false).unwrap(),
+        load::run(&config, 2, false).unwrap(),
+        threaded::run(&config).unwrap(),
+        epoll_load::run(&config, Latency::Record, false).unwrap(),
+        epoll_load::run(&config, Latency::Skip, false).unwrap(),
+    ] {
+        assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
+        for (_, error) in &outcome.errors {
+            assert!(
+                matches!(error, EchoError::Timeout { message: 3, .. }),
+                "{error}"
+            );
+        }
+        assert_eq!(outcome.completed, 6);
+    }
+}
+
+#[test]
 fn a_refused_connection_is_an_error() {
     // Bind and drop: nothing listens on this port now.
     let addr = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let outcome = load::run(&config(addr), 1, false).unwrap();
-    assert_eq!(outcome.errors.len(), 2);
-    assert!(matches!(outcome.errors[0].1, EchoError::Connect(_)));
+    for outcome in [
+        load::run(&config(addr), 1, false).unwrap(),
+        epoll_load::run(&config(addr), Latency::Record, false).unwrap(),
+    ] {
+        assert_eq!(outcome.errors.len(), 2);
+        assert!(matches!(outcome.errors[0].1, EchoError::Connect(_)));
+    }
 }
 
 #[test]

@@ -23,16 +23,42 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     buf
 }
 
+/// The first byte where `buf` differs from stream `seed` from `offset` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The offset in the stream.
+    pub offset: u64,
+    pub got: u8,
+    pub expected: u8,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrong byte at offset {}: got {:#04x}, expected {:#04x}",
+            self.offset, self.got, self.expected
+        )
+    }
+}
+
+/// Compares `buf` with stream `seed` from `offset` on, for callers that
+/// report a wrong byte rather than fail on it (the soak).
+pub fn mismatch(seed: u64, offset: u64, buf: &[u8]) -> Option<Mismatch> {
+    (0..buf.len())
+        .find(|&i| buf[i] != byte(seed, offset + i as u64))
+        .map(|i| Mismatch {
+            offset: offset + i as u64,
+            got: buf[i],
+            expected: byte(seed, offset + i as u64),
+        })
+}
+
 /// Checks that `buf` is stream `seed` from `offset` on; panics naming the
 /// first wrong offset.
 pub fn check(seed: u64, offset: u64, buf: &[u8]) {
-    if let Some(i) = (0..buf.len()).find(|&i| buf[i] != byte(seed, offset + i as u64)) {
-        panic!(
-            "stream {seed:#x}: wrong byte at offset {}: got {:#04x}, expected {:#04x}",
-            offset + i as u64,
-            buf[i],
-            byte(seed, offset + i as u64)
-        );
+    if let Some(wrong) = mismatch(seed, offset, buf) {
+        panic!("stream {seed:#x}: {wrong}");
     }
 }
 

@@ -41,21 +41,30 @@ pub enum Ending {
 /// Reads (and discards) until the server ends the connection, and says
 /// how. Panics if a read waits longer than the stream's read timeout
 /// ([`DEADLINE`] unless the caller set another).
-pub fn read_until_closed(mut stream: &TcpStream) -> Ending {
+pub fn read_until_closed(stream: &TcpStream) -> Ending {
+    match try_read_until_closed(stream) {
+        Ok(ending) => ending,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
+            "the server kept the connection open past the read timeout ({:?})",
+            stream.read_timeout().ok().flatten()
+        ),
+        Err(e) => panic!("waiting for the server to close the connection: {e}"),
+    }
+}
+
+/// [`read_until_closed`], returning instead of panicking: a read that
+/// waited past the read timeout is `WouldBlock` (or `TimedOut`).
+pub fn try_read_until_closed(mut stream: &TcpStream) -> io::Result<Ending> {
     let mut buf = vec![0; 64 * 1024];
     loop {
         match stream.read(&mut buf) {
-            Ok(0) => return Ending::Eof,
+            Ok(0) => return Ok(Ending::Eof),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
-                return Ending::Reset;
+                return Ok(Ending::Reset);
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
-                "the server kept the connection open past the read timeout ({:?})",
-                stream.read_timeout().ok().flatten()
-            ),
-            Err(e) => panic!("waiting for the server to close the connection: {e}"),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -64,19 +73,36 @@ pub fn read_until_closed(mut stream: &TcpStream) -> Ending {
 /// server has stopped draining the connection), up to `cap` bytes.
 /// Returns how many bytes went out.
 pub fn fill_until_blocked(stream: &TcpStream, cap: usize) -> usize {
+    try_fill_until_blocked(stream, 0xf111, cap)
+        .unwrap_or_else(|(sent, e)| panic!("filling the connection after {sent} bytes: {e}"))
+}
+
+/// [`fill_until_blocked`] with stream `seed` (see `echo_conformance::pattern`),
+/// so that the echo can be checked, returning instead of panicking: the
+/// bytes sent before the error, and the error.
+pub fn try_fill_until_blocked(
+    stream: &TcpStream,
+    seed: u64,
+    cap: usize,
+) -> Result<usize, (usize, io::Error)> {
     let mut writer = stream;
-    writer.set_nonblocking(true).expect("set_nonblocking");
-    let chunk = pattern::bytes(0xf111, 64 * 1024);
+    writer.set_nonblocking(true).map_err(|e| (0, e))?;
+    let mut chunk = vec![0; 64 * 1024];
     let mut sent = 0;
-    while sent < cap {
-        match writer.write(&chunk) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) => panic!("filling the connection after {sent} bytes: {e}"),
+    let result = loop {
+        if sent >= cap {
+            break Ok(sent);
         }
-    }
-    writer.set_nonblocking(false).expect("set_nonblocking");
-    sent
+        let n = chunk.len().min(cap - sent);
+        pattern::fill(seed, sent as u64, &mut chunk[..n]);
+        match writer.write(&chunk[..n]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(sent),
+            Err(e) => break Err((sent, e)),
+        }
+    };
+    writer.set_nonblocking(false).map_err(|e| (sent, e))?;
+    result
 }
 
 // ANCHOR: send_until_stalled

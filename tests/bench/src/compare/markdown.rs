@@ -5,7 +5,11 @@
 use std::fmt::Write as _;
 
 use super::results::{Results, ServerResults};
-use super::{BULK, CONNECTION_COUNTS, OPEN, SIZES, THREADED_GENERATOR, closed_key, reference_key};
+use super::servers::REFERENCES;
+use super::{
+    BULK, CONNECTION_COUNTS, OPEN, SIZES, THREADED_GENERATOR, TOKIO_GENERATOR,
+    YARDSTICK_CONNECTIONS, closed_key, reference_key, yardstick_key,
+};
 use crate::report::{RunReport, micros};
 use crate::stats::{MIB, Spread};
 
@@ -134,7 +138,8 @@ fn setup(r: &Results) -> String {
         out,
         "Every workload ran {} time(s) for {} s after {} s of warm-up, against a fresh server \
          each round; a cell shows the median of the runs and, in parentheses, the lowest and \
-         highest. The generator is `echo-bench` with {} tokio thread(s). To regenerate every \
+         highest. The generator is `echo-bench`: the closed loops on one thread's epoll loop, \
+         the open loop on tokio with {} thread(s). To regenerate every \
          table and chart on this page (this run took {:.0} minutes, building included):\n",
         s.repeat,
         s.duration_secs,
@@ -343,52 +348,54 @@ fn queueing(out: &mut String, r: &Results, connections: usize) {
 fn cpu(r: &Results) -> String {
     let mut out = String::new();
     let key = reference_key();
-    let reference = r
-        .servers
+    let per_msg = |r: &RunReport| r.server.map(|c| c.cpu_us_per_msg);
+    // Each reference's median, when it ran: the ratio columns.
+    let references: Vec<(&str, f64)> = REFERENCES
         .iter()
-        .find(|s| s.name == "minimal-epoll")
-        .and_then(|s| s.median(&key, |r| r.server.map(|c| c.cpu_us_per_msg)));
+        .filter_map(|(name, ..)| {
+            let server = r.servers.iter().find(|s| s.name == *name)?;
+            Some((*name, server.median(&key, per_msg)?))
+        })
+        .collect();
     let _ = writeln!(
         out,
         "What one message costs the server, at 100 connections, 64 B, closed loop \
          (CPU time from `/proc/PID/stat` over the measured window, divided by the echoes \
          completed in it; context switches summed over the server's threads from \
-         `/proc/PID/task/*/status`):\n"
+         `/proc/PID/task/*/status`), and its ratio to each reference server's median in \
+         this run:\n"
     );
-    let mut header = vec![
-        "server",
-        "server CPU per message",
-        "server CPU, % of a core",
-        "context switches per message",
-    ];
-    if reference.is_some() {
-        header.insert(2, "× minimal-epoll");
-    }
+    let mut header = vec!["server".to_string(), "server CPU per message".to_string()];
+    header.extend(references.iter().map(|(name, _)| format!("× {name}")));
+    header.extend([
+        "server CPU, % of a core".to_string(),
+        "context switches per message".to_string(),
+    ]);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     table(
         &mut out,
         &header,
         r.servers.iter().map(|server| {
-            let per_msg = |r: &RunReport| r.server.map(|c| c.cpu_us_per_msg);
             let mut row = vec![
                 format!("`{}`", server.name),
                 cell(server, &key, per_msg, |v| format!("{v:.2} µs")),
-                cell(
-                    server,
-                    &key,
-                    |r| r.server.map(|c| c.cpu_percent),
-                    |v| format!("{v:.0}%"),
-                ),
-                cell(
-                    server,
-                    &key,
-                    |r| r.server.map(|c| c.context_switches_per_msg),
-                    |v| format!("{v:.2}"),
-                ),
             ];
-            if let Some(reference) = reference {
+            for (_, reference) in &references {
                 let ratio = server.median(&key, per_msg).map(|v| v / reference);
-                row.insert(2, ratio.map_or("—".into(), |v| format!("{v:.2}×")));
+                row.push(ratio.map_or("—".into(), |v| format!("{v:.2}×")));
             }
+            row.push(cell(
+                server,
+                &key,
+                |r| r.server.map(|c| c.cpu_percent),
+                |v| format!("{v:.0}%"),
+            ));
+            row.push(cell(
+                server,
+                &key,
+                |r| r.server.map(|c| c.context_switches_per_msg),
+                |v| format!("{v:.2}"),
+            ));
             row
         }),
     );
@@ -594,14 +601,74 @@ fn open_loop(r: &Results) -> String {
 
 fn generator(r: &Results) -> String {
     let mut out = String::new();
+    let rate = |r: &RunReport| Some(r.msgs_per_sec);
+    let gen_cpu = |server: &ServerResults, k: &str| {
+        server
+            .median(k, |r| r.generator_cpu.map(|c| c.cpu_us_per_msg))
+            .map_or("—".into(), |v| format!("{v:.2} µs"))
+    };
+    let ratio = |server: &ServerResults, ours: &str, theirs: &str| {
+        server
+            .median(ours, rate)
+            .zip(server.median(theirs, rate))
+            .map_or("—".into(), |(a, b)| format!("{:.2}×", a / b))
+    };
+    let _ = writeln!(
+        out,
+        "The generator against the yardstick, closed loop, 64 B: `echo-bench` (its closed \
+         loop: one thread's epoll loop, timing every echo) against `echo-bench \
+         --minimal-epoll` (the same loop, timing nothing), and at 100 connections `echo-bench \
+         --tokio` (a tokio task per connection, {} thread(s)), the same server behind all. \
+         Higher messages/s means the generator drives the server harder; a ratio under 1× \
+         means the generator measures itself as much as the server.\n",
+        r.settings.generator_threads
+    );
+    let mut header = vec!["server".to_string()];
+    for connections in YARDSTICK_CONNECTIONS {
+        let c = thousands(connections as f64);
+        header.extend([
+            format!("{c} conn.: echo-bench msgs/s"),
+            format!("{c} conn.: minimal-epoll msgs/s"),
+            format!("{c} conn.: ratio"),
+        ]);
+    }
+    header.extend([
+        "100 conn.: --tokio msgs/s".to_string(),
+        "100 conn.: --tokio ratio".to_string(),
+        "generator CPU per msg at 100 (echo-bench / minimal-epoll / --tokio)".to_string(),
+    ]);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(
+        &mut out,
+        &header,
+        r.servers.iter().map(|server| {
+            let mut row = vec![format!("`{}`", server.name)];
+            for connections in YARDSTICK_CONNECTIONS {
+                let (ours, theirs) = (closed_key(connections, 64), yardstick_key(connections));
+                row.extend([
+                    cell(server, &ours, rate, thousands),
+                    cell(server, &theirs, rate, thousands),
+                    ratio(server, &ours, &theirs),
+                ]);
+            }
+            row.extend([
+                cell(server, TOKIO_GENERATOR, rate, thousands),
+                ratio(server, TOKIO_GENERATOR, &yardstick_key(100)),
+                format!(
+                    "{} / {} / {}",
+                    gen_cpu(server, &reference_key()),
+                    gen_cpu(server, &yardstick_key(100)),
+                    gen_cpu(server, TOKIO_GENERATOR)
+                ),
+            ]);
+            row
+        }),
+    );
     let key = reference_key();
     let _ = writeln!(
         out,
-        "The generator itself, 100 connections × 64 B, closed loop: `echo-bench` (tokio, {} \
-         thread(s)) against `echo-bench --threads-per-connection` (a blocking thread per \
-         connection), the same server behind both. Higher messages/s means the generator \
-         drives the server harder.\n",
-        r.settings.generator_threads
+        "And against `echo-bench --threads-per-connection` (a blocking thread per \
+         connection, the obvious way to write a generator), 100 connections × 64 B:\n"
     );
     table(
         &mut out,
@@ -614,26 +681,21 @@ fn generator(r: &Results) -> String {
             "generator context switches per msg (echo-bench / threads)",
         ],
         r.servers.iter().map(|server| {
-            let rate = |r: &RunReport| Some(r.msgs_per_sec);
-            let ours = server.median(&key, rate);
-            let theirs = server.median(THREADED_GENERATOR, rate);
             let gen_switches = |k: &str| {
                 server
                     .median(k, |r| r.generator_cpu.map(|c| c.context_switches_per_msg))
                     .map_or("—".into(), |v| format!("{v:.2}"))
             };
-            let gen_cpu = |k: &str| {
-                server
-                    .median(k, |r| r.generator_cpu.map(|c| c.cpu_us_per_msg))
-                    .map_or("—".into(), |v| format!("{v:.2} µs"))
-            };
             vec![
                 format!("`{}`", server.name),
                 cell(server, &key, rate, thousands),
                 cell(server, THREADED_GENERATOR, rate, thousands),
-                ours.zip(theirs)
-                    .map_or("—".into(), |(a, b)| format!("{:.2}×", a / b)),
-                format!("{} / {}", gen_cpu(&key), gen_cpu(THREADED_GENERATOR)),
+                ratio(server, &key, THREADED_GENERATOR),
+                format!(
+                    "{} / {}",
+                    gen_cpu(server, &key),
+                    gen_cpu(server, THREADED_GENERATOR)
+                ),
                 format!(
                     "{} / {}",
                     gen_switches(&key),
@@ -839,6 +901,65 @@ fn targets(r: &Results) -> String {
              messages/s ratio per server: {} — {} (goal: at least 1× everywhere).",
             ratios.join(", "),
             verdict(all_met)
+        );
+    }
+
+    // 5. Chapter 4 within 1.05× of a bare tokio echo.
+    match (tokio.and_then(cpu), find(r, "tokio-echo").and_then(cpu)) {
+        (Some(ours), Some(bare)) => {
+            let _ = writeln!(
+                out,
+                "- Chapter 4's server CPU per message against the bare tokio echo's: {ours:.2} \
+                 against {bare:.2} µs, {:.2}× — {} (goal: at most 1.05×).",
+                ours / bare,
+                verdict(ours / bare <= 1.05)
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "- Chapter 4 within 1.05× of the bare tokio echo: {}.",
+                missing("chapter 4 or tokio-echo result")
+            );
+        }
+    }
+
+    // 6. echo-bench at least as fast as the minimal epoll generator,
+    // against the servers fast enough for the generator to be the limit
+    // (against a slow one, both generators wait for the server).
+    let fast = [tokio, find(r, "tokio-echo"), minimal];
+    for connections in YARDSTICK_CONNECTIONS {
+        let (ours, theirs) = (closed_key(connections, 64), yardstick_key(connections));
+        let ratios: Vec<(&ServerResults, f64)> = fast
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let a = s.median(&ours, |r| Some(r.msgs_per_sec))?;
+                let b = s.median(&theirs, |r| Some(r.msgs_per_sec))?;
+                Some((s, a / b))
+            })
+            .collect();
+        if ratios.is_empty() {
+            let _ = writeln!(
+                out,
+                "- echo-bench against the minimal epoll generator at {} connections: {}.",
+                thousands(connections as f64),
+                missing("pair of runs")
+            );
+            continue;
+        }
+        let listed: Vec<String> = ratios
+            .iter()
+            .map(|(s, ratio)| format!("`{}` {ratio:.2}×", s.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- `echo-bench` against the minimal epoll generator at {} connections, \
+             messages/s ratio against chapter 4 and the two reference servers: {} — {} \
+             (goal: at least 1× each).",
+            thousands(connections as f64),
+            listed.join(", "),
+            verdict(ratios.iter().all(|(_, ratio)| *ratio >= 1.0))
         );
     }
     out

@@ -9,7 +9,8 @@
 
 mod charts;
 mod idle;
-mod markdown;
+pub mod ledger;
+pub(crate) mod markdown;
 pub mod results;
 pub mod servers;
 mod strace;
@@ -50,9 +51,10 @@ pub struct CompareArgs {
     #[arg(long)]
     pub pin: bool,
 
-    /// Worker threads of the generator's tokio runtime
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub threads: usize,
+    /// Worker threads of the generator's tokio runtime [default: one per
+    /// CPU the generator may run on: 1 with --pin]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
 
     /// Rate of the open-loop workload (100 connections, 64 B), messages/s
     #[arg(long, value_name = "MSGS_PER_SEC", default_value_t = 10_000.0)]
@@ -101,7 +103,21 @@ pub struct Workload {
     pub connections: usize,
     pub size: usize,
     pub rate: Option<f64>,
-    pub threads_per_connection: bool,
+    pub generator: Generator,
+}
+
+/// Which of `echo-bench`'s generators runs a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// The default, which every table but the generator's own uses: the
+    /// closed loop on one thread's epoll loop, the open loop on tokio.
+    Default,
+    /// `--tokio`: the closed loop as a tokio task per connection.
+    TokioTasks,
+    /// `--threads-per-connection`: the obvious way to write one.
+    ThreadPerConnection,
+    /// `--minimal-epoll`: the least a generator can do, the yardstick.
+    MinimalEpoll,
 }
 
 pub const CONNECTION_COUNTS: [usize; 4] = [1, 10, 100, 1000];
@@ -114,6 +130,14 @@ pub fn closed_key(connections: usize, size: usize) -> String {
 pub const BULK: &str = "bulk-c1-1MiB";
 pub const OPEN: &str = "open-c100-64B";
 pub const THREADED_GENERATOR: &str = "thread-per-connection-generator-c100-64B";
+/// The connection counts at which the generator is measured against the
+/// minimal epoll generator.
+pub const YARDSTICK_CONNECTIONS: [usize; 2] = [100, 1000];
+pub fn yardstick_key(connections: usize) -> String {
+    format!("minimal-epoll-generator-c{connections}-64B")
+}
+/// The closed loop as tokio tasks, 100 connections × 64 B.
+pub const TOKIO_GENERATOR: &str = "tokio-generator-c100-64B";
 /// The workload the CPU-per-message, generator and placement comparisons
 /// use.
 pub fn reference_key() -> String {
@@ -129,7 +153,7 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
                 connections,
                 size,
                 rate: None,
-                threads_per_connection: false,
+                generator: Generator::Default,
             });
         }
     }
@@ -138,22 +162,38 @@ fn workloads(open_rate: f64) -> Vec<Workload> {
         connections: 1,
         size: BULK_SIZE,
         rate: None,
-        threads_per_connection: false,
+        generator: Generator::Default,
     });
     all.push(Workload {
         key: OPEN.into(),
         connections: 100,
         size: 64,
         rate: Some(open_rate),
-        threads_per_connection: false,
+        generator: Generator::Default,
     });
     all.push(Workload {
         key: THREADED_GENERATOR.into(),
         connections: 100,
         size: 64,
         rate: None,
-        threads_per_connection: true,
+        generator: Generator::ThreadPerConnection,
     });
+    all.push(Workload {
+        key: TOKIO_GENERATOR.into(),
+        connections: 100,
+        size: 64,
+        rate: None,
+        generator: Generator::TokioTasks,
+    });
+    for connections in YARDSTICK_CONNECTIONS {
+        all.push(Workload {
+            key: yardstick_key(connections),
+            connections,
+            size: 64,
+            rate: None,
+            generator: Generator::MinimalEpoll,
+        });
+    }
     all
 }
 
@@ -277,7 +317,13 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 }
             };
             for workload in &workloads {
-                match run_workload(&exe, &mut server, workload, args, main_placement) {
+                match run_workload(
+                    &exe,
+                    &mut server,
+                    workload,
+                    Window::of(args, main_placement),
+                    main_placement,
+                ) {
                     Ok(report) => result
                         .runs
                         .entry(workload.key.clone())
@@ -299,8 +345,9 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                     .iter()
                     .find(|w| w.key == reference_key())
                     .context("the reference workload is in the list")?;
-                let run = RunningServer::start(spec, other.server_cpu)
-                    .and_then(|mut server| run_workload(&exe, &mut server, reference, args, other));
+                let run = RunningServer::start(spec, other.server_cpu).and_then(|mut server| {
+                    run_workload(&exe, &mut server, reference, Window::of(args, other), other)
+                });
                 match run {
                     Ok(report) => result
                         .other_placements
@@ -320,8 +367,16 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 .find(|w| w.key == BULK)
                 .context("the bulk workload is in the list")?;
             eprintln!("[round {round}/{}] minimal-epoll --nodelay", args.repeat);
-            let run = RunningServer::start(spec, main_placement.server_cpu)
-                .and_then(|mut server| run_workload(&exe, &mut server, bulk, args, main_placement));
+            let run =
+                RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
+                    run_workload(
+                        &exe,
+                        &mut server,
+                        bulk,
+                        Window::of(args, main_placement),
+                        main_placement,
+                    )
+                });
             match run {
                 Ok(report) => nodelay_bulk.push(report),
                 Err(e) => notes.push(format!("minimal-epoll --nodelay, bulk: {e:#}")),
@@ -344,11 +399,17 @@ fn measure(args: &CompareArgs) -> Result<Results> {
                 connections: STRACE_CONNECTIONS,
                 size: 64,
                 rate: None,
-                threads_per_connection: false,
+                generator: Generator::Default,
             };
             let counted =
                 RunningServer::start(spec, main_placement.server_cpu).and_then(|mut server| {
-                    let mut bench = bench_command(&exe, &server, &workload, args, main_placement);
+                    let mut bench = bench_command(
+                        &exe,
+                        &server,
+                        &workload,
+                        Window::of(args, main_placement),
+                        main_placement,
+                    );
                     bench.args(["--messages", &STRACE_MESSAGES.to_string()]);
                     strace::count(&mut server, bench)
                 });
@@ -371,7 +432,7 @@ fn measure(args: &CompareArgs) -> Result<Results> {
             duration_secs: args.duration.as_secs_f64(),
             warmup_secs: args.warmup.as_secs_f64(),
             repeat: args.repeat,
-            generator_threads: args.threads,
+            generator_threads: generator_threads(args.threads, main_placement),
             open_rate: args.open_rate,
             idle_connections,
             idle_secs: args.idle_duration.as_secs_f64(),
@@ -412,11 +473,39 @@ fn describe_placement(placement: Placement, cores: usize) -> String {
     }
 }
 
+/// The generator's tokio threads: as asked, or one per CPU it may run on.
+fn generator_threads(threads: Option<u32>, placement: Placement) -> usize {
+    match (threads, placement.generator_cpu) {
+        (Some(threads), _) => threads as usize,
+        (None, Some(_)) => 1,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
+/// How long the generator measures, after how much warm-up, with how
+/// many tokio threads.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    duration: Duration,
+    warmup: Duration,
+    threads: usize,
+}
+
+impl Window {
+    fn of(args: &CompareArgs, placement: Placement) -> Window {
+        Window {
+            duration: args.duration,
+            warmup: args.warmup,
+            threads: generator_threads(args.threads, placement),
+        }
+    }
+}
+
 fn bench_command(
     exe: &Path,
     server: &RunningServer,
     workload: &Workload,
-    args: &CompareArgs,
+    window: Window,
     placement: Placement,
 ) -> Command {
     let mut command = Command::new(exe);
@@ -425,16 +514,25 @@ fn bench_command(
         .arg(server.addr.to_string())
         .args(["--connections", &workload.connections.to_string()])
         .args(["--size", &workload.size.to_string()])
-        .args(["--duration", &args.duration.as_secs_f64().to_string()])
-        .args(["--warmup", &args.warmup.as_secs_f64().to_string()])
-        .args(["--threads", &args.threads.to_string()])
+        .args(["--duration", &window.duration.as_secs_f64().to_string()])
+        .args(["--warmup", &window.warmup.as_secs_f64().to_string()])
+        .args(["--threads", &window.threads.to_string()])
         .args(["--server-pid", &server.pid().to_string()])
         .arg("--json");
     if let Some(rate) = workload.rate {
         command.args(["--rate", &rate.to_string()]);
     }
-    if workload.threads_per_connection {
-        command.arg("--threads-per-connection");
+    match workload.generator {
+        Generator::Default => {}
+        Generator::TokioTasks => {
+            command.arg("--tokio");
+        }
+        Generator::ThreadPerConnection => {
+            command.arg("--threads-per-connection");
+        }
+        Generator::MinimalEpoll => {
+            command.arg("--minimal-epoll");
+        }
     }
     if let Some(cpu) = placement.generator_cpu {
         system::pin(&mut command, cpu);
@@ -446,10 +544,10 @@ fn run_workload(
     exe: &Path,
     server: &mut RunningServer,
     workload: &Workload,
-    args: &CompareArgs,
+    window: Window,
     placement: Placement,
 ) -> Result<RunReport> {
-    let output = bench_command(exe, server, workload, args, placement)
+    let output = bench_command(exe, server, workload, window, placement)
         .output()
         .context("cannot run the generator")?;
     // The generator prints its JSON even when connections failed (and

@@ -30,6 +30,22 @@ const VARIANTS: &[(&str, &str, &[&str], &str)] = &[(
      (a thread of the server: its CPU time is the server's)",
 )];
 
+/// The reference servers, measured beside the chapters: the name in the
+/// tables, the binary (built with echo-bench), and what it is.
+pub const REFERENCES: [(&str, &str, &str); 2] = [
+    (
+        "minimal-epoll",
+        "minimal-epoll-echo",
+        "reference: the least an epoll echo server can do",
+    ),
+    (
+        "tokio-echo",
+        "tokio-echo",
+        "reference: the least a tokio echo server can do (tokio's own example, \
+         never exiting on an accept error)",
+    ),
+];
+
 /// A server to compare, and how to start it.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
@@ -60,8 +76,8 @@ fn describe(package: &str) -> String {
 }
 
 /// Builds (unless `build` is false) and lists every server to compare:
-/// each chapter's, the minimal epoll reference, and the Python asyncio
-/// server when python3 runs. A chapter that does not build is left out
+/// each chapter's, the two references, and the Python asyncio server when
+/// python3 runs. A chapter that does not build is left out
 /// with a note, not fatal: chapters land one at a time.
 pub fn discover(
     root: &Path,
@@ -128,14 +144,21 @@ pub fn discover(
             });
         }
     }
-    let reference = bin_dir.join("minimal-epoll-echo");
-    if reference.exists() {
-        servers.push(ServerSpec {
-            name: "minimal-epoll".into(),
-            description: "reference: the least an epoll echo server can do".into(),
-            program: reference,
-            args: chapter_args(),
-        });
+    for (name, binary, description) in REFERENCES {
+        let program = bin_dir.join(binary);
+        if program.exists() {
+            servers.push(ServerSpec {
+                name: name.to_string(),
+                description: description.to_string(),
+                program,
+                args: chapter_args(),
+            });
+        } else {
+            notes.push(format!(
+                "{} is missing, so the reference {name} is not in these results.",
+                program.display()
+            ));
+        }
     }
     match python_server(root) {
         Ok(spec) => servers.push(spec),
@@ -144,7 +167,7 @@ pub fn discover(
     Ok(servers)
 }
 
-fn cargo_build(root: &Path, packages: &[&str]) -> Result<bool> {
+pub(crate) fn cargo_build(root: &Path, packages: &[&str]) -> Result<bool> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -282,6 +305,37 @@ impl RunningServer {
                 self.stderr_tail()
             )),
             Err(e) => Err(anyhow!("cannot check on the server: {e}")),
+        }
+    }
+
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is
+        // our own child's, which has not been waited for yet.
+        if unsafe { libc::kill(self.child.id() as libc::pid_t, signal) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("kill");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for the server to exit by itself; `None` if it
+    /// is still running then.
+    pub fn wait_exit(&mut self, limit: Duration) -> Result<Option<std::process::ExitStatus>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("cannot wait for the server")?
+            {
+                return Ok(Some(status));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // Polling an exit status: no event to wait on without a
+            // SIGCHLD handler.
+            thread::sleep(Duration::from_millis(10));
         }
     }
 
