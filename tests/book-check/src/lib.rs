@@ -9,20 +9,32 @@
 //! - any code block that came out empty,
 //! - any `ANCHOR: name` in the sources without its `ANCHOR_END: name`
 //!   (mdBook then includes everything to the end of the file).
+//!
+//! [`problems_in`] runs the same checks on a translated edition (the
+//! gettext preprocessor translates each page first), and [`untranslated`]
+//! lists the messages of the English source that a translation lacks or
+//! marks fuzzy, so that the editions cannot drift apart.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashSet;
+
 use anyhow::{Context, Result};
 use mdbook_driver::MDBook;
 use mdbook_driver::book::BookItem;
 use mdbook_driver::builtin_renderers::MarkdownRenderer;
+use mdbook_driver::config::Config;
 
 /// Everything wrong with the book at `book_root`. Empty means all is well.
 pub fn problems(book_root: &Path) -> Result<Vec<String>> {
-    let book = MDBook::load(book_root)
-        .with_context(|| format!("cannot load the book at {}", book_root.display()))?;
+    problems_in(book_root, None)
+}
+
+/// [`problems`] for the edition in `language` (`None`: the book's own).
+pub fn problems_in(book_root: &Path, language: Option<&str>) -> Result<Vec<String>> {
+    let book = load(book_root, language)?;
     let mut problems = Vec::new();
 
     // Before preprocessing: which source files do the pages include?
@@ -84,6 +96,79 @@ pub fn problems(book_root: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+/// The book at `book_root`, as it is built in `language`.
+fn load(book_root: &Path, language: Option<&str>) -> Result<MDBook> {
+    let toml = book_root.join("book.toml");
+    let mut config =
+        Config::from_disk(&toml).with_context(|| format!("cannot read {}", toml.display()))?;
+    if let Some(language) = language {
+        config.book.language = Some(language.to_string());
+    }
+    MDBook::load_with_config(book_root, config)
+        .with_context(|| format!("cannot load the book at {}", book_root.display()))
+}
+
+/// The messages of the English source (every page, and the titles in
+/// `SUMMARY.md`) that `po/LANGUAGE.po` does not translate, or marks fuzzy:
+/// what `mdbook-xgettext` would extract today, looked up in the PO file.
+/// Each entry names the page and the start of the message.
+pub fn untranslated(book_root: &Path, language: &str) -> Result<Vec<String>> {
+    let po = book_root.join("po").join(format!("{language}.po"));
+    let catalog = polib::po_file::parse(&po)
+        .map_err(|err| anyhow::anyhow!("{err}"))
+        .with_context(|| format!("cannot read {}", po.display()))?;
+    let done: HashSet<&str> = catalog
+        .messages()
+        .filter(|message| message.is_translated() && !message.is_fuzzy())
+        .map(|message| message.msgid())
+        .collect();
+
+    // The untranslated book: chapters as written, before any preprocessor.
+    let book = load(book_root, None)?;
+    let summary_path = book.source_dir().join("SUMMARY.md");
+    let summary = fs::read_to_string(&summary_path)
+        .with_context(|| format!("cannot read {}", summary_path.display()))?;
+    let mut pages = vec![("SUMMARY.md".to_string(), summary, true)];
+    for item in book.iter() {
+        if let BookItem::Chapter(chapter) = item {
+            let page = chapter
+                .source_path
+                .as_ref()
+                .map_or_else(|| chapter.name.clone(), |p| p.display().to_string());
+            pages.push((page, chapter.content.clone(), false));
+        }
+    }
+
+    let mut missing = Vec::new();
+    for (page, markdown, is_summary) in pages {
+        let messages = mdbook_i18n_helpers::extract_messages(&markdown)
+            .map_err(|err| anyhow::anyhow!("{err:?}"))
+            .with_context(|| format!("cannot extract the messages of {page}"))?;
+        for (line, message) in messages {
+            // SUMMARY.md's entries are links; mdbook-xgettext keeps their
+            // text only.
+            let msgid = if is_summary {
+                link_text(&message.message)
+            } else {
+                message.message
+            };
+            if !done.contains(msgid.as_str()) {
+                let start: String = msgid.chars().take(60).collect();
+                missing.push(format!("{page}:{line}: {start:?}"));
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// `[text](target)` → `text`: how a SUMMARY.md entry becomes its message.
+fn link_text(message: &str) -> String {
+    match (message.strip_prefix('['), message.rfind("](")) {
+        (Some(_), Some(end)) if message.ends_with(')') => message[1..end].to_string(),
+        _ => message.to_string(),
+    }
 }
 
 /// The paths named by `{{#include path}}`, `{{#include path:anchor}}` and
