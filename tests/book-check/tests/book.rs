@@ -21,6 +21,28 @@ fn every_listing_in_the_book_resolves() {
     );
 }
 
+#[test]
+fn every_listing_and_link_in_the_chinese_edition_resolves() {
+    let problems = book_check::problems_in(&workspace().join("book"), Some("zh-CN")).unwrap();
+    assert!(
+        problems.is_empty(),
+        "the Chinese edition has broken listings or links:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_chinese_edition_translates_every_message() {
+    let missing = book_check::untranslated(&workspace().join("book"), "zh-CN").unwrap();
+    assert!(
+        missing.is_empty(),
+        "{} messages of the English book are untranslated or fuzzy in book/po/zh-CN.po \
+         (see the README's \"Translations\" for how to update it):\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
+
 /// Builds a one-page book in a scratch directory whose page includes
 /// `include` from a source file holding `source`.
 fn scratch_book(name: &str, source: &str, include: &str) -> PathBuf {
@@ -76,6 +98,27 @@ fn a_missing_file_is_caught() {
     assert!(
         problems.iter().any(|p| p.contains("unresolved directive")),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_link_to_a_missing_heading_is_caught() {
+    let book = scratch_book(
+        "missing-heading",
+        SOURCE,
+        "{{#include ../../code/lib.rs:here}}",
+    );
+    let page = book.join("src/page.md");
+    let text = fs::read_to_string(&page).unwrap();
+    fs::write(
+        &page,
+        format!("{text}\n## Present {{#present}}\n\n[ok](#present) [gone](page.md#absent)\n"),
+    )
+    .unwrap();
+    let problems = book_check::problems(&book).unwrap();
+    assert_eq!(
+        problems,
+        vec!["page.md: links to page.md#absent, which has no heading with that id".to_string()]
     );
 }
 
