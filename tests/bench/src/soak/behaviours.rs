@@ -15,6 +15,7 @@ use socket2::SockRef;
 
 pub use super::watcher::Watcher;
 
+// ANCHOR: behaviours
 /// The behaviours, in the order the report lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Behaviour {
@@ -41,6 +42,7 @@ pub enum Behaviour {
     /// frees.
     Burst,
 }
+// ANCHOR_END: behaviours
 
 impl Behaviour {
     pub const ALL: [Behaviour; 6] = [

@@ -57,7 +57,11 @@ impl SoakReport {
             if let Some(Expect::Limitation(limitation, _)) = subject.row.map(|r| r.get(fault)) {
                 // "busy-polls: spins on a core …" → "busy-polls".
                 let name = limitation.name();
-                limitation_names.push(name.split(':').next().unwrap_or(name));
+                let short = name.split(':').next().unwrap_or(name);
+                // One limitation may be named under several faults.
+                if !limitation_names.contains(&short) {
+                    limitation_names.push(short);
+                }
                 limitations.push(format!(
                     "{} ({fault}): {}",
                     limitation.name(),
