@@ -10,7 +10,11 @@
 //! - any `ANCHOR: name` in the sources without its `ANCHOR_END: name`
 //!   (mdBook then includes everything to the end of the file),
 //! - any link to `page.md#id` or `#id` whose page has no heading with that
-//!   id (mdBook renders it, and the browser lands at the top of the page).
+//!   id (mdBook renders it, and the browser lands at the top of the page),
+//! - any `_` or `*` left as text beside a CJK character: emphasis that did
+//!   not render (mdbook-gettext writes a translation's emphasis as `_x_`,
+//!   which CommonMark does not open between CJK characters; translations
+//!   write `<em>x</em>` instead).
 //!
 //! [`problems_in`] runs the same checks on a translated edition (the
 //! gettext preprocessor, run in-process, translates each page first; a
@@ -100,7 +104,82 @@ pub fn problems_in(book_root: &Path, language: Option<&str>) -> Result<Vec<Strin
         }
     }
     problems.extend(broken_anchors(&book));
+    problems.extend(unrendered_emphasis(&book));
+    if language.is_some() {
+        // A translation that breaks a page's structure (a listing inside a
+        // list item, re-rendered) turns a listing into text.
+        let english = load(book_root, None)?
+            .preprocess_book(&MarkdownRenderer::new())
+            .context("cannot preprocess the English book")?
+            .0;
+        let ours = code_blocks(&book);
+        for (page, count) in code_blocks(&english) {
+            let translated = ours.get(&page).copied().unwrap_or(0);
+            if translated != count {
+                problems.push(format!(
+                    "{}: {count} code blocks in English, {translated} in this edition",
+                    page.display()
+                ));
+            }
+        }
+    }
     Ok(problems)
+}
+
+/// How many code blocks each page has, once preprocessed.
+fn code_blocks(book: &mdbook_driver::book::Book) -> HashMap<PathBuf, usize> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut counts = HashMap::new();
+    for item in book.iter() {
+        if let BookItem::Chapter(chapter) = item
+            && let Some(page) = &chapter.path
+        {
+            let options = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES;
+            let blocks = Parser::new_ext(&chapter.content, options)
+                .filter(|event| matches!(event, Event::Start(Tag::CodeBlock(_))))
+                .count();
+            counts.insert(page.clone(), blocks);
+        }
+    }
+    counts
+}
+
+/// Text that still holds an emphasis marker beside a CJK character: a `_`
+/// or `*` that CommonMark left as it is.
+fn unrendered_emphasis(book: &mdbook_driver::book::Book) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser};
+    let cjk = |c: char| matches!(c, '\u{3000}'..='\u{303f}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}');
+    let mut problems = Vec::new();
+    for item in book.iter() {
+        let BookItem::Chapter(chapter) = item else {
+            continue;
+        };
+        let Some(page) = &chapter.path else {
+            continue;
+        };
+        let options = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES;
+        for event in Parser::new_ext(&chapter.content, options) {
+            let Event::Text(text) = event else {
+                continue;
+            };
+            let chars: Vec<char> = text.chars().collect();
+            for (i, &c) in chars.iter().enumerate() {
+                let beside_cjk =
+                    (i > 0 && cjk(chars[i - 1])) || chars.get(i + 1).is_some_and(|&next| cjk(next));
+                if matches!(c, '_' | '*') && beside_cjk {
+                    let around: String = chars[i.saturating_sub(12)..(i + 12).min(chars.len())]
+                        .iter()
+                        .collect();
+                    problems.push(format!(
+                        "{}: emphasis that does not render (write <em>…</em>): {around:?}",
+                        page.display()
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// Links to `page.md#id` (or `#id` on the same page) where `page` has no
