@@ -126,20 +126,26 @@ pub fn problems_in(book_root: &Path, language: Option<&str>) -> Result<Vec<Strin
     Ok(problems)
 }
 
+/// Every page of `book` that has a file, with its path.
+fn pages(
+    book: &mdbook_driver::book::Book,
+) -> impl Iterator<Item = (&PathBuf, &mdbook_driver::book::Chapter)> {
+    book.iter().filter_map(|item| match item {
+        BookItem::Chapter(chapter) => chapter.path.as_ref().map(|path| (path, chapter)),
+        _ => None,
+    })
+}
+
 /// How many code blocks each page has, once preprocessed.
 fn code_blocks(book: &mdbook_driver::book::Book) -> HashMap<PathBuf, usize> {
     use pulldown_cmark::{Event, Options, Parser, Tag};
     let mut counts = HashMap::new();
-    for item in book.iter() {
-        if let BookItem::Chapter(chapter) = item
-            && let Some(page) = &chapter.path
-        {
-            let options = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES;
-            let blocks = Parser::new_ext(&chapter.content, options)
-                .filter(|event| matches!(event, Event::Start(Tag::CodeBlock(_))))
-                .count();
-            counts.insert(page.clone(), blocks);
-        }
+    for (page, chapter) in pages(book) {
+        let options = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES;
+        let blocks = Parser::new_ext(&chapter.content, options)
+            .filter(|event| matches!(event, Event::Start(Tag::CodeBlock(_))))
+            .count();
+        counts.insert(page.clone(), blocks);
     }
     counts
 }
@@ -150,13 +156,7 @@ fn unrendered_emphasis(book: &mdbook_driver::book::Book) -> Vec<String> {
     use pulldown_cmark::{Event, Options, Parser};
     let cjk = |c: char| matches!(c, '\u{3000}'..='\u{303f}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}');
     let mut problems = Vec::new();
-    for item in book.iter() {
-        let BookItem::Chapter(chapter) = item else {
-            continue;
-        };
-        let Some(page) = &chapter.path else {
-            continue;
-        };
+    for (page, chapter) in pages(book) {
         let options = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES;
         for event in Parser::new_ext(&chapter.content, options) {
             let Event::Text(text) = event else {
@@ -188,13 +188,7 @@ fn broken_anchors(book: &mdbook_driver::book::Book) -> Vec<String> {
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let mut ids: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     let mut links: Vec<(PathBuf, PathBuf, String)> = Vec::new(); // (from, to, id)
-    for item in book.iter() {
-        let BookItem::Chapter(chapter) = item else {
-            continue;
-        };
-        let Some(page) = &chapter.path else {
-            continue;
-        };
+    for (page, chapter) in pages(book) {
         let dir = page.parent().map(Path::to_path_buf).unwrap_or_default();
         let page_ids = ids.entry(page.clone()).or_default();
         let mut heading: Option<(Option<String>, String)> = None;

@@ -28,6 +28,19 @@ pub enum Fault {
     BadInput,
 }
 
+impl Fault {
+    /// Every fault, in the book's order.
+    pub const ALL: [Fault; 7] = [
+        Fault::Emfile,
+        Fault::AcceptErrors,
+        Fault::Resets,
+        Fault::Slowloris,
+        Fault::BackPressure,
+        Fault::Shutdown,
+        Fault::BadInput,
+    ];
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
@@ -272,20 +285,10 @@ pub fn no_assertion_for(fault: Fault, limitation: Limitation) -> ! {
 mod tests {
     use super::*;
 
-    const FAULTS: [Fault; 7] = [
-        Fault::Emfile,
-        Fault::AcceptErrors,
-        Fault::Resets,
-        Fault::Slowloris,
-        Fault::BackPressure,
-        Fault::Shutdown,
-        Fault::BadInput,
-    ];
-
     #[test]
     fn every_limitation_sits_under_the_fault_that_asserts_it() {
         for entry in TABLE {
-            for fault in FAULTS {
+            for fault in Fault::ALL {
                 if let Expect::Limitation(limitation, _) = entry.row.get(fault) {
                     assert!(
                         limitation.faults().contains(&fault),
@@ -317,7 +320,7 @@ mod tests {
     fn a_chapter_without_a_line_is_held_to_everything() {
         let row = of("ch99-not-written-yet", &[]);
         assert!(
-            FAULTS
+            Fault::ALL
                 .iter()
                 .all(|&fault| row.get(fault) == Expect::Survives)
         );

@@ -99,16 +99,7 @@ fn workload() -> Workload {
 
 pub fn run(args: &LedgerArgs) -> Result<()> {
     let started = Instant::now();
-    let exe = std::env::current_exe().context("cannot find the echo-bench binary")?;
-    let bin_dir = exe
-        .parent()
-        .context("the echo-bench binary has no directory")?
-        .to_path_buf();
-    if bin_dir.file_name().is_some_and(|d| d != "release") {
-        bail!(
-            "the ledger measures release builds: run it as `cargo run --release -p echo-bench -- ledger`"
-        );
-    }
+    let (exe, bin_dir) = super::servers::release_build("ledger")?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if cores < 2 {
         bail!(

@@ -220,16 +220,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
 
 fn measure(args: &CompareArgs) -> Result<Results> {
     let started = Instant::now();
-    let exe = std::env::current_exe().context("cannot find the echo-bench binary")?;
-    let bin_dir = exe
-        .parent()
-        .context("the echo-bench binary has no directory")?
-        .to_path_buf();
-    if bin_dir.file_name().is_some_and(|d| d != "release") {
-        bail!(
-            "compare measures release builds: run it as `cargo run --release -p echo-bench -- compare`"
-        );
-    }
+    let (exe, bin_dir) = servers::release_build("compare")?;
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if args.pin && cores < 2 {

@@ -355,3 +355,20 @@ impl Drop for RunningServer {
         let _ = self.child.wait();
     }
 }
+
+/// The running echo-bench binary and its directory, which must be a
+/// release build's: `what` measures the servers built beside it, and debug
+/// builds would measure the compiler's settings instead of the IO models.
+pub fn release_build(what: &str) -> Result<(PathBuf, PathBuf)> {
+    let exe = std::env::current_exe().context("cannot find the echo-bench binary")?;
+    let bin_dir = exe
+        .parent()
+        .context("the echo-bench binary has no directory")?
+        .to_path_buf();
+    if bin_dir.file_name().is_some_and(|d| d != "release") {
+        bail!(
+            "{what} measures release builds: run it as `cargo run --release -p echo-bench -- {what}`"
+        );
+    }
+    Ok((exe, bin_dir))
+}

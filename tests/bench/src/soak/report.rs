@@ -53,7 +53,7 @@ pub struct SoakReport {
 impl SoakReport {
     pub fn new(subject: &Subject, settings: Settings) -> SoakReport {
         let (mut limitations, mut limitation_names) = (Vec::new(), Vec::new());
-        for fault in FAULTS {
+        for fault in Fault::ALL {
             if let Some(Expect::Limitation(limitation, _)) = subject.row.map(|r| r.get(fault)) {
                 // "busy-polls: spins on a core …" → "busy-polls".
                 let name = limitation.name();
@@ -177,16 +177,6 @@ impl SoakReport {
         self.problems().is_empty()
     }
 }
-
-const FAULTS: [Fault; 7] = [
-    Fault::Emfile,
-    Fault::AcceptErrors,
-    Fault::Resets,
-    Fault::Slowloris,
-    Fault::BackPressure,
-    Fault::Shutdown,
-    Fault::BadInput,
-];
 
 /// How a soak treats a limitation the fault table names.
 fn what_the_soak_does(limitation: Limitation) -> &'static str {
