@@ -73,7 +73,11 @@ pub fn try_read_until_closed(mut stream: &TcpStream) -> io::Result<Ending> {
 /// server has stopped draining the connection), up to `cap` bytes.
 /// Returns how many bytes went out.
 pub fn fill_until_blocked(stream: &TcpStream, cap: usize) -> usize {
-    try_fill_until_blocked(stream, 0xf111, cap)
+    // One chunk, sent again and again: these bytes are reset, never
+    // checked, and generating hundreds of MiB of pattern in a debug build
+    // would slow the flood down to something else than a flood.
+    let mut chunk = pattern::bytes(0xf111, 64 * 1024);
+    fill(stream, cap, &mut chunk, |_, _| {})
         .unwrap_or_else(|(sent, e)| panic!("filling the connection after {sent} bytes: {e}"))
 }
 
@@ -85,16 +89,30 @@ pub fn try_fill_until_blocked(
     seed: u64,
     cap: usize,
 ) -> Result<usize, (usize, io::Error)> {
+    let mut chunk = vec![0; 64 * 1024];
+    fill(stream, cap, &mut chunk, |sent, chunk| {
+        pattern::fill(seed, sent as u64, chunk);
+    })
+}
+
+/// Writes `chunk` on the non-blocking `stream`, again and again (after
+/// `refill(bytes sent so far, chunk)`), until it would block or `cap` bytes
+/// went out.
+fn fill(
+    stream: &TcpStream,
+    cap: usize,
+    chunk: &mut [u8],
+    mut refill: impl FnMut(usize, &mut [u8]),
+) -> Result<usize, (usize, io::Error)> {
     let mut writer = stream;
     writer.set_nonblocking(true).map_err(|e| (0, e))?;
-    let mut chunk = vec![0; 64 * 1024];
     let mut sent = 0;
     let result = loop {
         if sent >= cap {
             break Ok(sent);
         }
         let n = chunk.len().min(cap - sent);
-        pattern::fill(seed, sent as u64, &mut chunk[..n]);
+        refill(sent, &mut chunk[..n]);
         match writer.write(&chunk[..n]) {
             Ok(n) => sent += n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(sent),
