@@ -55,7 +55,7 @@ def load(name, connections, generator, r):
 def spread(values, fmt):
     return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
 rate = lambda v: f"{v:,.0f}"
-print("| server | connections | echo-bench msgs/s | --minimal-epoll msgs/s | ratio | generator CPU per msg (echo-bench / --minimal-epoll) |")
+print("| server | connections | echo-bench msgs/s | `--minimal-epoll` msgs/s | ratio | generator CPU per msg (echo-bench / `--minimal-epoll`) |")
 print("|---|---:|---:|---:|---:|---:|")
 for name in ["ch04-async", "tokio-echo", "minimal-epoll"]:
     for connections in [100, 1000]:

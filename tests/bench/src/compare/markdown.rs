@@ -633,9 +633,9 @@ fn generator(r: &Results) -> String {
         ]);
     }
     header.extend([
-        "100 conn.: --tokio msgs/s".to_string(),
-        "100 conn.: --tokio ratio".to_string(),
-        "generator CPU per msg at 100 (echo-bench / minimal-epoll / --tokio)".to_string(),
+        "100 conn.: `--tokio` msgs/s".to_string(),
+        "100 conn.: `--tokio` ratio".to_string(),
+        "generator CPU per msg at 100 (echo-bench / minimal-epoll / `--tokio`)".to_string(),
     ]);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     table(

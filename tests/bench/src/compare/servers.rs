@@ -26,7 +26,7 @@ const VARIANTS: &[(&str, &str, &[&str], &str)] = &[(
     "ch06-uring-echo",
     "-sqpoll",
     &["--sqpoll"],
-    "chapter 6 with --sqpoll: a kernel thread polls the submission queue \
+    "chapter 6 with `--sqpoll`: a kernel thread polls the submission queue \
      (a thread of the server: its CPU time is the server's)",
 )];
 

@@ -352,8 +352,8 @@ pub fn table(reports: &[&SoakReport], settings: Settings) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Each server soaked for {:.0} s with seed {}: {} clients, --idle-timeout {:?}, \
-         --max-connections {}, --grace {:?}.\n",
+        "Each server soaked for {:.0} s with seed {}: {} clients, `--idle-timeout {:?}`, \
+         `--max-connections {}`, `--grace {:?}`.\n",
         settings.duration.as_secs_f64(),
         settings.seed,
         settings.clients,
@@ -370,7 +370,8 @@ pub fn table(reports: &[&SoakReport], settings: Settings) -> String {
         let leaks = r.leaks();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            // The name in backticks: Markdown would make `--flag` a dash.
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             thousands(r.connections() as f64),
             mib(r.verified()),
