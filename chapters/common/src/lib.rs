@@ -178,6 +178,8 @@ pub fn bind_with(addr: &str, configure: impl Fn(&Socket) -> io::Result<()>) -> R
             Err(err) => last_err = Some((candidate, err)),
         }
     }
+    // `resolve` fails rather than return no address, so the loop ran and
+    // recorded an error.
     let (candidate, err) = last_err.expect("resolve returns at least one address");
     Err(anyhow!("{err}{}", hint(&err))).with_context(|| format!("cannot listen on {candidate}"))
 }
@@ -216,6 +218,8 @@ pub fn connect(addr: &str) -> Result<TcpStream> {
             Err(err) => last_err = Some((candidate, err)),
         }
     }
+    // `resolve` fails rather than return no address, so the loop ran and
+    // recorded an error.
     let (candidate, err) = last_err.expect("resolve returns at least one address");
     Err(anyhow!("{err}{}", hint(&err))).with_context(|| format!("cannot connect to {candidate}"))
 }

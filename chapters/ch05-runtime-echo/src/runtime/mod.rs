@@ -55,6 +55,8 @@ impl Core {
     /// socket anywhere else is a bug in the program, like calling
     /// `tokio::spawn` outside a tokio runtime.
     pub(crate) fn current() -> Rc<Core> {
+        // Not something the network or a user can cause: only code of ours
+        // that runs outside `block_on` reaches this.
         CURRENT
             .with(|current| current.borrow().clone())
             .expect("no runtime on this thread: call this from a future run by Runtime::block_on")
